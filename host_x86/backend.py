@@ -1,0 +1,197 @@
+"""The x86-64 backend: IR block -> native code in the code cache, and running it.
+
+    backend = X86Backend(guest_base, guest_limit=1 << 38)
+    native = backend.compile(block, block_id)
+    exit_value = backend.execute(native, env_addr)
+
+Every backend of a process shares one code cache, one runtime (entry trampoline, epilogue,
+fault exit), one encoder cache and one host fault handler; a backend owns its blocks, its guest
+base and limit and its Python helper callbacks.
+"""
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from capstone import CS_ARCH_X86, CS_MODE_64, Cs
+
+from host_x86 import encoder as enc
+from host_x86.assembler import PythonHelperBridge, Runtime
+from host_x86.codebuf import CodeBuffer, shared_code_buffer
+from host_x86.encoder import Encoder, shared_encoder
+from host_x86.isel import X86Target
+from host_x86.libc import ffi
+from host_x86.signals import FaultHandler, fault_handler
+from jit.env import ENV_EXIT_REQUEST
+from jit.ir import HelperInfo, IRBlock
+from jit.liveness import analyze
+from jit.regalloc import allocate_block
+
+JMP_REL32_OPCODE = 0xE9
+
+
+@dataclass(eq=False)
+class NativeBlock:
+    host_addr: int
+    host_size: int
+    guest_pc: int
+    block_id: int
+    insn_map: list[tuple[int, int]]     # (host offset, guest pc) per guest instruction, sorted
+    slot_jumps: dict[int, int]          # goto_tb slot -> offset of its `jmp rel32`
+    chained: dict[int, "NativeBlock"] = field(default_factory=dict)    # slot -> target block
+    incoming: list[tuple["NativeBlock", int]] = field(default_factory=list)  # (from, slot)
+
+    def guest_pc_at(self, host_offset: int) -> Optional[int]:
+        """Guest pc of the instruction whose code contains host_offset."""
+        index = bisect.bisect_right(self.insn_map, (host_offset, float("inf"))) - 1
+        return self.insn_map[index][1] if index >= 0 else None
+
+
+@dataclass
+class CompileStats:
+    blocks: int = 0
+    ir_ops: int = 0
+    code_bytes: int = 0
+    seconds: float = 0.0
+    keystone_calls: int = 0
+
+
+_shared_runtime: Optional[Runtime] = None
+
+
+def shared_runtime(code_buffer: CodeBuffer, encoder: Encoder) -> Runtime:
+    global _shared_runtime
+    if _shared_runtime is None:
+        _shared_runtime = Runtime(code_buffer, encoder)
+    return _shared_runtime
+
+
+class X86Backend:
+    def __init__(self, guest_base: int, guest_limit: int = 1 << 38):
+        self.guest_base = guest_base
+        self.guest_limit = guest_limit
+        self.encoder = shared_encoder()
+        self.code_buffer = shared_code_buffer()
+        self.runtime = shared_runtime(self.code_buffer, self.encoder)
+        self.fault_handler: FaultHandler = fault_handler(
+            self.code_buffer.base, self.code_buffer.size, self.runtime.fault_exit_address,
+            self.encoder)
+        # An exception raised by a Python helper, for the dispatcher to re-raise (and clear).
+        self.pending_exception: Optional[BaseException] = None
+        self._current_env: Optional[int] = None
+        self._bridge = PythonHelperBridge(self._record_exception)
+        self._target = X86Target(self.encoder, self.runtime, guest_limit,
+                                 self._helper_address)
+        self._block_starts: list[int] = []
+        self._blocks: list[NativeBlock] = []
+        self.stats = CompileStats()
+        self._disassembler = Cs(CS_ARCH_X86, CS_MODE_64)
+
+    # ----------------------------------------------------------------------------------------
+
+    def compile(self, block: IRBlock, block_id: int) -> NativeBlock:
+        started = time.perf_counter()
+        keystone_before = self.encoder.keystone_calls
+        target = self._target
+        target.begin_block(block, block_id)
+        allocate_block(block, target, analyze(block))
+        asm = target.finish_block()
+        host_addr = self.code_buffer.allocate(asm.offset)
+        code = asm.finish(host_addr)
+        self.code_buffer.write(host_addr, code)
+        native = NativeBlock(host_addr, len(code), block.guest_pc, block_id,
+                             target.insn_map, target.slot_jumps)
+        self._block_starts.append(host_addr)
+        self._blocks.append(native)
+        stats = self.stats
+        stats.blocks += 1
+        stats.ir_ops += len(block.ops)
+        stats.code_bytes += len(code)
+        stats.keystone_calls += self.encoder.keystone_calls - keystone_before
+        stats.seconds += time.perf_counter() - started
+        return native
+
+    def execute(self, native: NativeBlock, env_addr: int) -> int:
+        """Run generated code from `native` until it exits; returns the exit value."""
+        outer_env = self._current_env
+        self._current_env = env_addr
+        try:
+            return int(self.runtime.entry(env_addr, native.host_addr, self.guest_base))
+        finally:
+            self._current_env = outer_env
+
+    def host_pc_to_guest_pc(self, host_pc: int) -> Optional[int]:
+        native = self.block_at(host_pc)
+        if native is None:
+            return None
+        return native.guest_pc_at(host_pc - native.host_addr)
+
+    def block_at(self, host_pc: int) -> Optional[NativeBlock]:
+        index = bisect.bisect_right(self._block_starts, host_pc) - 1
+        if index < 0:
+            return None
+        native = self._blocks[index]
+        if host_pc >= native.host_addr + native.host_size:
+            return None
+        return native
+
+    def disassemble(self, native: NativeBlock, annotate: bool = False) -> str:
+        """One line per host instruction: `0xaddr:  mnemonic operands`. With annotate, a line
+        `  -- guest pc 0x...` precedes the code of each guest instruction."""
+        code = self.code_buffer.read(native.host_addr, native.host_size)
+        starts: dict[int, list[int]] = {}
+        if annotate:
+            for offset, pc in native.insn_map:
+                starts.setdefault(native.host_addr + offset, []).append(pc)
+        lines = []
+        for insn in self._disassembler.disasm(code, native.host_addr):
+            for pc in starts.get(insn.address, ()):
+                lines.append(f"  -- guest pc {pc:#x}")
+            lines.append(f"{insn.address:#x}:  {insn.mnemonic} {insn.op_str}".rstrip())
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------------------------------
+    # Chaining: goto_tb slots are `jmp rel32` to the next instruction until patched.
+
+    def chain(self, from_native: NativeBlock, slot: int, to_native: NativeBlock) -> None:
+        """Make goto_tb `slot` of from_native jump straight to to_native's entry."""
+        self._patch_slot(from_native, slot, to_native.host_addr)
+        previous = from_native.chained.get(slot)
+        if previous is not None:
+            previous.incoming.remove((from_native, slot))
+        from_native.chained[slot] = to_native
+        to_native.incoming.append((from_native, slot))
+
+    def unchain(self, from_native: NativeBlock, slot: int) -> None:
+        """Restore goto_tb `slot` of from_native to fall through to its exit."""
+        jump = from_native.host_addr + from_native.slot_jumps[slot]
+        self._patch_slot(from_native, slot, jump + enc.JMP_REL32_SIZE)
+        previous = from_native.chained.pop(slot, None)
+        if previous is not None:
+            previous.incoming.remove((from_native, slot))
+
+    def unchain_incoming(self, native: NativeBlock) -> None:
+        """Unchain every jump into `native` (before it is invalidated)."""
+        for from_native, slot in list(native.incoming):
+            self.unchain(from_native, slot)
+
+    def _patch_slot(self, from_native: NativeBlock, slot: int, target_address: int) -> None:
+        jump = from_native.host_addr + from_native.slot_jumps[slot]
+        self.code_buffer.write(jump + 1,
+                               enc.rel32_bytes(target_address - (jump + enc.JMP_REL32_SIZE)))
+
+    # ----------------------------------------------------------------------------------------
+    # Helpers
+
+    def _helper_address(self, helper: HelperInfo) -> int:
+        if helper.native_address is not None:
+            return helper.native_address
+        return self._bridge.address_of(helper)
+
+    def _record_exception(self, exc: BaseException) -> None:
+        if self.pending_exception is None:
+            self.pending_exception = exc
+        if self._current_env is not None:
+            ffi.cast("uint32_t *", self._current_env + ENV_EXIT_REQUEST)[0] = 1

@@ -1,0 +1,944 @@
+"""x86-64 instruction selection: the target description the register allocator works with.
+
+For each IR op, a selector (one table entry per op name) looks at which inputs are known
+constants and which die, picks a form (operand constraints + code emitter) and the allocator does
+the rest. Simple ALU ops share one table-driven selector. Every form implements the op's `fold`
+function exactly (RISC-V division semantics included; no host trap is possible).
+
+Conventions of the emitted code: rbp = env, r14 = guest base, rsp = the shared frame
+(host_x86/assembler.py). Exits jump to the runtime's epilogue with the exit value in rax.
+Out-of-line code (fault exits of guest accesses, the exit_request exits) is collected as "stubs"
+and placed after the block's main code, so the common paths fall through.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from host_x86 import regs as R
+from host_x86.assembler import (MAX_HELPER_ARGS, SPILL_SLOTS, Assembler, AsmLabel, Runtime,
+                                outgoing_arg_offset, spill_slot_offset)
+from host_x86.encoder import Encoder
+from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR
+from jit.exits import ExitKind, encode_exit
+from jit.ir import CallFlag, Cond, IRBlock, Label, MemOp, Op, sign_extend, to_signed
+from jit.regalloc import Constraint, Imm, InSpec, Location, OpForm, Operands, OutSpec
+
+ANY = R.ALLOCATABLE_MASK
+NOT_RCX = ANY & ~R.mask_of(R.RCX)
+NOT_RAX_RDX = ANY & ~R.mask_of(R.RAX, R.RDX)
+ONLY_RAX = R.mask_of(R.RAX)
+ONLY_RDX = R.mask_of(R.RDX)
+ONLY_RCX = R.mask_of(R.RCX)
+RAX_RDX = R.mask_of(R.RAX, R.RDX)
+
+CONDITION_SUFFIX = {
+    Cond.EQ: "e", Cond.NE: "ne", Cond.LT: "l", Cond.GE: "ge", Cond.LE: "le", Cond.GT: "g",
+    Cond.LTU: "b", Cond.GEU: "ae", Cond.LEU: "be", Cond.GTU: "a",
+}
+
+
+def fits_s32(value: int) -> bool:
+    """Does the u64 value equal a sign-extended 32-bit immediate?"""
+    return -0x8000_0000 <= to_signed(value) <= 0x7FFF_FFFF
+
+
+def _always(value: int) -> bool:
+    return True
+
+
+def _fits_s8_as_16(value: int) -> bool:
+    return -0x80 <= to_signed(sign_extend(value, 16)) <= 0x7F
+
+
+# Immediate operand of a store of each size, and the number written into the instruction.
+_STORE_IMM_OK = {1: _always, 2: _fits_s8_as_16, 4: _always, 8: fits_s32}
+
+
+def _store_imm_value(value: int, size: int) -> int:
+    return to_signed(sign_extend(value, 8 * size))
+
+
+# Loads of each MemOp: (template with {dst} / {addr}, width of the register name used for dst).
+_LOAD_TEMPLATES = {
+    (0, False): ("movzx {dst}, byte ptr [{addr}]", 32),
+    (0, True): ("movsx {dst}, byte ptr [{addr}]", 64),
+    (1, False): ("movzx {dst}, word ptr [{addr}]", 32),
+    (1, True): ("movsx {dst}, word ptr [{addr}]", 64),
+    (2, False): ("mov {dst}, dword ptr [{addr}]", 32),
+    (2, True): ("movsxd {dst}, dword ptr [{addr}]", 64),
+    (3, False): ("mov {dst}, qword ptr [{addr}]", 64),
+    (3, True): ("mov {dst}, qword ptr [{addr}]", 64),
+}
+
+
+def load_text(memop: MemOp, dst: int, addr: str) -> str:
+    template, bits = _LOAD_TEMPLATES[(memop.size_shift, memop.signed)]
+    return template.format(dst=R.reg_name(dst, bits), addr=addr)
+
+
+def store_text(memop: MemOp, value, addr: str) -> tuple[str, tuple[int, ...]]:
+    """Text and numbers of `mov size ptr [addr], value` (value: register or Imm)."""
+    bits = memop.bits
+    if isinstance(value, Imm):
+        return (f"mov {R.PTR_SIZE_BY_BITS[bits]} ptr [{addr}], %",
+                (_store_imm_value(value.value, memop.size),))
+    return f"mov {R.PTR_SIZE_BY_BITS[bits]} ptr [{addr}], {R.reg_name(value, bits)}", ()
+
+
+def _signed(value: int) -> int:
+    return to_signed(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Forms shared by many ops
+
+IGNORED = InSpec(0, ignore=True)
+REG = InSpec(ANY)
+REG_OR_S32 = InSpec(ANY, fits_s32)
+OUT_ANY = OutSpec(ANY)
+OUT_FRESH = OutSpec(ANY, fresh=True)
+
+
+def _alias(index: int, regs: int = ANY) -> OutSpec:
+    return OutSpec(regs, alias=index)
+
+
+class X86Target:
+    """Target description for jit/regalloc.py plus the per-block code generation state."""
+
+    allocation_order = R.ALLOCATION_ORDER
+    spill_slots = SPILL_SLOTS
+
+    def __init__(self, encoder: Encoder, runtime: Runtime, guest_limit: int,
+                 helper_address: Callable[[object], int]):
+        if guest_limit & (guest_limit - 1) or not 1 << 12 <= guest_limit < 1 << 63:
+            raise ValueError("guest_limit must be a power of two between 2**12 and 2**62")
+        self.encoder = encoder
+        self.runtime = runtime
+        self.epilogue_address = runtime.epilogue_address
+        self.guest_limit_shift = guest_limit.bit_length() - 1
+        self.helper_address = helper_address
+        self.asm: Assembler = Assembler(encoder)
+        self.block: Optional[IRBlock] = None
+
+    # ----------------------------------------------------------------------------------------
+    # Block framing
+
+    def begin_block(self, block: IRBlock, block_id: int) -> None:
+        self.asm = Assembler(self.encoder)
+        self.block = block
+        self.block_id = block_id
+        self.labels: dict[int, AsmLabel] = {}
+        self.stubs: list[Callable[[], None]] = []
+        self.insn_map: list[tuple[int, int]] = []
+        self.slot_jumps: dict[int, int] = {}
+        self.current_insn_pc: Optional[int] = None
+        pc_global = block.globals.by_name.get("pc")
+        self.pc_offset: Optional[int] = pc_global.offset if pc_global is not None else None
+        # Block entry: leave at once when the dispatcher (or a signal, another thread) asked.
+        stop = self.asm.new_label()
+        self.asm.emit("cmp dword ptr [rbp + %], 0", ENV_EXIT_REQUEST)
+        self.asm.jcc("ne", stop)
+        self.stubs.append(lambda: self._stop_exit(stop, [], block.guest_pc))
+
+    def finish_block(self) -> Assembler:
+        for stub in self.stubs:
+            stub()
+        self.stubs = []
+        return self.asm
+
+    def _label(self, label: Label) -> AsmLabel:
+        asm_label = self.labels.get(label.id)
+        if asm_label is None:
+            asm_label = self.asm.new_label()
+            self.labels[label.id] = asm_label
+        return asm_label
+
+    def _exit(self, value: int) -> None:
+        if value <= 0xFFFF_FFFF:
+            self.asm.emit("mov eax, %", value)
+        else:
+            self.asm.emit("movabs rax, %", value)
+        self.asm.jmp_absolute(self.epilogue_address)
+
+    def _stop_exit(self, label: AsmLabel, dirty_globals, pc: Optional[int]) -> None:
+        """Out-of-line ExitKind.STOP: write back the given dirty globals and env.pc."""
+        asm = self.asm
+        asm.bind(label)
+        wide_constants = []
+        for offset, reg, value in dirty_globals:
+            if reg is not None:
+                asm.emit(f"mov qword ptr [rbp + %], {R.r64(reg)}", offset)
+            elif fits_s32(value):
+                asm.emit("mov qword ptr [rbp + %], %", offset, _signed(value))
+            else:
+                wide_constants.append((offset, value))
+        if pc is not None and self.pc_offset is not None:
+            if fits_s32(pc):
+                asm.emit("mov qword ptr [rbp + %], %", self.pc_offset, _signed(pc))
+            else:
+                wide_constants.append((self.pc_offset, pc))
+        for offset, value in wide_constants:   # rax is free now: every register was stored
+            asm.emit("movabs rax, %", value)
+            asm.emit("mov qword ptr [rbp + %], rax", offset)
+        self._exit(encode_exit(ExitKind.STOP))
+
+    # ----------------------------------------------------------------------------------------
+    # Moves the allocator asks for
+
+    def emit_mov(self, dst: int, src: int) -> None:
+        self.asm.emit(f"mov {R.r64(dst)}, {R.r64(src)}")
+
+    def emit_movi(self, dst: int, value: int) -> None:
+        if value == 0:
+            self.asm.emit(f"xor {R.r32(dst)}, {R.r32(dst)}")
+        elif value <= 0xFFFF_FFFF:
+            self.asm.emit(f"mov {R.r32(dst)}, %", value)
+        elif fits_s32(value):
+            self.asm.emit(f"mov {R.r64(dst)}, %", _signed(value))
+        else:
+            self.asm.emit(f"movabs {R.r64(dst)}, %", value)
+
+    @staticmethod
+    def _memory(location: Location) -> tuple[str, int]:
+        if location.in_env:
+            return "rbp + %", location.offset
+        return "rsp + %", spill_slot_offset(location.offset)
+
+    def emit_load(self, dst: int, location: Location) -> None:
+        base, offset = self._memory(location)
+        self.asm.emit(f"mov {R.r64(dst)}, qword ptr [{base}]", offset)
+
+    def emit_store(self, src: int, location: Location) -> None:
+        base, offset = self._memory(location)
+        self.asm.emit(f"mov qword ptr [{base}], {R.r64(src)}", offset)
+
+    def emit_store_imm(self, value: int, location: Location) -> bool:
+        if not fits_s32(value):
+            return False
+        base, offset = self._memory(location)
+        self.asm.emit(f"mov qword ptr [{base}], %", offset, _signed(value))
+        return True
+
+    # ----------------------------------------------------------------------------------------
+    # Markers
+
+    def insn_start(self, pc: int) -> None:
+        self.current_insn_pc = pc
+        self.insn_map.append((self.asm.offset, pc))
+
+    def bind_label(self, label: Label) -> None:
+        self.asm.bind(self._label(label))
+
+    # ----------------------------------------------------------------------------------------
+    # Instruction selection
+
+    def select(self, op: Op, known: list, dead_inputs: int) -> OpForm:
+        selector = _SELECTORS.get(op.opdef.name)
+        if selector is None:
+            raise NotImplementedError(f"x86 backend: no instruction selection for {op.name}")
+        return selector(self, op, known, dead_inputs)
+
+    # Compare helper shared by setcond/movcond/brcond: `cmp a, b` (or `test a, a`).
+    def _compare(self, a: int, b) -> None:
+        if isinstance(b, Imm):
+            if b.value == 0:
+                self.asm.emit(f"test {R.r64(a)}, {R.r64(a)}")
+            else:
+                self.asm.emit(f"cmp {R.r64(a)}, %", _signed(b.value))
+        else:
+            self.asm.emit(f"cmp {R.r64(a)}, {R.r64(b)}")
+
+    # Guest memory -------------------------------------------------------------------------
+
+    def _guest_check(self, check_reg: int, address_reg: int, displacement: int,
+                     is_write: bool) -> AsmLabel:
+        """check_reg = address; fault unless address < guest_limit. Returns the label to bind
+        at the access instruction (the host pc reported for a fault)."""
+        asm = self.asm
+        if displacement:
+            asm.emit(f"lea {R.r64(check_reg)}, [{R.r64(address_reg)} + %]", displacement)
+        elif check_reg != address_reg:
+            asm.emit(f"mov {R.r64(check_reg)}, {R.r64(address_reg)}")
+        asm.emit(f"shr {R.r64(check_reg)}, %", self.guest_limit_shift)
+        fault = asm.new_label()
+        access = asm.new_label()
+        asm.jcc("ne", fault)
+        self.stubs.append(lambda: self._fault_stub(fault, access, address_reg, displacement,
+                                                   is_write))
+        return access
+
+    def _fault_stub(self, fault: AsmLabel, access: AsmLabel, address_reg: int,
+                    displacement: int, is_write: bool) -> None:
+        asm = self.asm
+        asm.bind(fault)
+        if displacement:
+            asm.emit(f"lea rax, [{R.r64(address_reg)} + %]", displacement)
+        elif address_reg != R.RAX:
+            asm.emit(f"mov rax, {R.r64(address_reg)}")
+        asm.emit("mov qword ptr [rbp + %], rax", ENV_FAULT_ADDR)
+        asm.lea_rip(R.RAX, access)
+        asm.jmp_absolute(self.runtime.write_fault_tail_address if is_write
+                         else self.runtime.read_fault_tail_address)
+
+
+def _guest_address(target: X86Target, address_reg: int, offset: int,
+                   scratch: list[int]) -> tuple[int, int]:
+    """(register, displacement) of guest address a + offset; a wide offset is added into the
+    last scratch register."""
+    if fits_s32(offset):
+        return address_reg, _signed(offset)
+    wide = scratch[-1]
+    target.asm.emit(f"movabs {R.r64(wide)}, %", offset)
+    target.asm.emit(f"add {R.r64(wide)}, {R.r64(address_reg)}")
+    return wide, 0
+
+
+def _host_operand(reg: int, displacement: int) -> tuple[str, tuple[int, ...]]:
+    return f"r14 + {R.r64(reg)} + %", (displacement,)
+
+
+# --------------------------------------------------------------------------------------------
+# Selectors and emitters, one per op (or family), registered in _SELECTORS below.
+
+# Two-address ALU ops: (mnemonic, commutative).
+_ALU_OPS = {
+    "add": ("add", True),
+    "sub": ("sub", False),
+    "and": ("and", True),
+    "or": ("or", True),
+    "xor": ("xor", True),
+    "mul": ("imul", True),
+}
+
+
+def _emit_alu(mnemonic: str, first: int, second: int):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        dst = R.r64(operands.outs[0])
+        source = operands.ins[second]
+        if isinstance(source, Imm):
+            target.asm.emit(f"{mnemonic} {dst}, %", _signed(source.value))
+        else:
+            target.asm.emit(f"{mnemonic} {dst}, {R.r64(source)}")
+    return emit
+
+
+def _emit_lea_add(first: int, second: int, negate: bool):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        dst = R.r64(operands.outs[0])
+        base = R.r64(operands.ins[first])
+        source = operands.ins[second]
+        if isinstance(source, Imm):
+            value = -_signed(source.value) if negate else _signed(source.value)
+            target.asm.emit(f"lea {dst}, [{base} + %]", value)
+        else:
+            target.asm.emit(f"lea {dst}, [{base} + {R.r64(source)}]")
+    return emit
+
+
+def _emit_imul_imm(first: int, second: int):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        target.asm.emit(f"imul {R.r64(operands.outs[0])}, {R.r64(operands.ins[first])}, %",
+                        _signed(operands.ins[second].value))
+    return emit
+
+
+def _fits_negated_s32(value: int) -> bool:
+    return -0x8000_0000 <= -to_signed(value) <= 0x7FFF_FFFF
+
+
+def _build_alu_forms():
+    forms = {}
+    for name, (mnemonic, commutative) in _ALU_OPS.items():
+        for first in (0, 1):
+            second = 1 - first
+            ins = [None, None]
+            ins[first] = REG
+            ins[second] = REG_OR_S32
+            forms[(name, "2addr", first)] = OpForm(
+                Constraint(tuple(ins), (_alias(first),)),
+                _emit_alu(mnemonic, first, second))
+    for first in (0, 1):
+        second = 1 - first
+        ins = [REG, REG]
+        ins[second] = REG_OR_S32
+        forms[("add", "lea", first)] = OpForm(Constraint(tuple(ins), (OUT_ANY,)),
+                                              _emit_lea_add(first, second, False))
+        forms[("mul", "imm", first)] = OpForm(Constraint(tuple(ins), (OUT_ANY,)),
+                                              _emit_imul_imm(first, second))
+    forms[("sub", "lea", 0)] = OpForm(Constraint((REG, InSpec(ANY, _fits_negated_s32)),
+                                                 (OUT_ANY,)),
+                                      _emit_lea_add(0, 1, True))
+    return forms
+
+
+def _select_alu(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    name = op.opdef.name
+    commutative = _ALU_OPS[name][1]
+    first = 0
+    if commutative:
+        if known[0] is not None and known[1] is None:
+            first = 1      # the constant goes second, where an immediate fits
+        elif not dead & 1 and dead & 2 and known[0] is None and known[1] is None:
+            first = 1      # reuse the register of the input that dies
+    second = 1 - first
+    first_dies = dead >> first & 1 and known[first] is None
+    if name == "mul" and known[second] is not None and fits_s32(known[second]):
+        return _ALU_FORMS[("mul", "imm", first)]
+    if not first_dies and known[first] is None:
+        # Three-address forms avoid copying an input that stays live.
+        if name == "add":
+            return _ALU_FORMS[("add", "lea", first)]
+        if name == "sub" and known[1] is not None and _fits_negated_s32(known[1]):
+            return _ALU_FORMS[("sub", "lea", 0)]
+    return _ALU_FORMS[(name, "2addr", first)]
+
+
+_ALU_FORMS = _build_alu_forms()
+
+
+# andc: d = a & ~b
+def _emit_andc_imm(target: X86Target, op: Op, operands: Operands) -> None:
+    inverted = (~operands.ins[1].value) & ((1 << 64) - 1)
+    target.asm.emit(f"and {R.r64(operands.outs[0])}, %", _signed(inverted))
+
+
+def _emit_andc_reg(target: X86Target, op: Op, operands: Operands) -> None:
+    dst = R.r64(operands.outs[0])   # holds b
+    target.asm.emit(f"not {dst}")
+    source = operands.ins[0]
+    if isinstance(source, Imm):
+        target.asm.emit(f"and {dst}, %", _signed(source.value))
+    else:
+        target.asm.emit(f"and {dst}, {R.r64(source)}")
+
+
+def _emit_zero(target: X86Target, op: Op, operands: Operands) -> None:
+    dst = R.r32(operands.outs[0])
+    target.asm.emit(f"xor {dst}, {dst}")
+
+
+def _inverted_fits_s32(value: int) -> bool:
+    return fits_s32(~value & ((1 << 64) - 1))
+
+
+_ANDC_IMM = OpForm(Constraint((REG, InSpec(ANY, _inverted_fits_s32)), (_alias(0),)),
+                   _emit_andc_imm)
+_ANDC_REG = OpForm(Constraint((REG_OR_S32, REG), (_alias(1),)), _emit_andc_reg)
+_ZERO_RESULT = OpForm(Constraint((IGNORED, IGNORED), (OUT_ANY,)), _emit_zero)
+
+
+def _select_andc(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    if op.ins[0] is op.ins[1]:
+        return _ZERO_RESULT
+    if known[1] is not None and _inverted_fits_s32(known[1]):
+        return _ANDC_IMM
+    return _ANDC_REG
+
+
+# neg / not
+def _emit_unary(mnemonic: str):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        target.asm.emit(f"{mnemonic} {R.r64(operands.outs[0])}")
+    return emit
+
+
+_UNARY_FORMS = {name: OpForm(Constraint((REG,), (_alias(0),)), _emit_unary(name))
+                for name in ("neg", "not")}
+
+
+def _select_unary(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _UNARY_FORMS[op.opdef.name]
+
+
+# Shifts: count modulo 64, by immediate or by cl.
+_SHIFT_MNEMONICS = {"shl": "shl", "shr": "shr", "sar": "sar"}
+
+
+def _emit_shift(mnemonic: str):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        dst = R.r64(operands.outs[0])
+        count = operands.ins[1]
+        if isinstance(count, Imm):
+            if count.value & 63:
+                target.asm.emit(f"{mnemonic} {dst}, %", count.value & 63)
+        else:
+            target.asm.emit(f"{mnemonic} {dst}, cl")
+    return emit
+
+
+_SHIFT_FORMS = {
+    name: (OpForm(Constraint((REG, InSpec(ANY, _always)), (_alias(0),)), _emit_shift(mnemonic)),
+           OpForm(Constraint((InSpec(NOT_RCX), InSpec(ONLY_RCX)), (_alias(0, NOT_RCX),)),
+                  _emit_shift(mnemonic)))
+    for name, mnemonic in _SHIFT_MNEMONICS.items()
+}
+
+
+def _select_shift(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    by_immediate, by_cl = _SHIFT_FORMS[op.opdef.name]
+    return by_immediate if known[1] is not None else by_cl
+
+
+# Sign/zero extensions: (template, source width, destination width).
+_EXTENSIONS = {
+    "ext8s": ("movsx", 8, 64), "ext8u": ("movzx", 8, 32),
+    "ext16s": ("movsx", 16, 64), "ext16u": ("movzx", 16, 32),
+    "ext32s": ("movsxd", 32, 64), "ext32u": ("mov", 32, 32),
+}
+
+
+def _emit_extension(mnemonic: str, source_bits: int, dest_bits: int):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        target.asm.emit(f"{mnemonic} {R.reg_name(operands.outs[0], dest_bits)}, "
+                        f"{R.reg_name(operands.ins[0], source_bits)}")
+    return emit
+
+
+_EXTENSION_FORMS = {name: OpForm(Constraint((REG,), (OUT_ANY,)), _emit_extension(*spec))
+                    for name, spec in _EXTENSIONS.items()}
+
+
+def _select_extension(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _EXTENSION_FORMS[op.opdef.name]
+
+
+# High multiplications: rdx:rax = rax * b.
+def _emit_mul_high(mnemonic: str):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        target.asm.emit(f"{mnemonic} {R.r64(operands.ins[1])}")
+    return emit
+
+
+def _emit_mulsuh(target: X86Target, op: Op, operands: Operands) -> None:
+    # mulhsu(a, b) = mulhu(a, b) - (a < 0 ? b : 0)
+    asm = target.asm
+    correction = R.r64(operands.scratch[0])
+    b = R.r64(operands.ins[1])
+    asm.emit(f"mov {correction}, rax")
+    asm.emit(f"sar {correction}, %", 63)
+    asm.emit(f"and {correction}, {b}")
+    asm.emit(f"mul {b}")
+    asm.emit(f"sub rdx, {correction}")
+
+
+_MUL_HIGH_FORMS = {
+    "mulsh": OpForm(Constraint((InSpec(ONLY_RAX), REG), (OutSpec(ONLY_RDX),), RAX_RDX),
+                    _emit_mul_high("imul")),
+    "muluh": OpForm(Constraint((InSpec(ONLY_RAX), REG), (OutSpec(ONLY_RDX),), RAX_RDX),
+                    _emit_mul_high("mul")),
+    "mulsuh": OpForm(Constraint((InSpec(ONLY_RAX), InSpec(NOT_RAX_RDX)), (OutSpec(ONLY_RDX),),
+                                RAX_RDX, (NOT_RAX_RDX,)),
+                     _emit_mulsuh),
+}
+
+
+def _select_mul_high(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _MUL_HIGH_FORMS[op.opdef.name]
+
+
+# Division with RISC-V results for x/0 and INT64_MIN/-1: (signed, result register).
+_DIVISIONS = {"div": (True, R.RAX), "rem": (True, R.RDX),
+              "divu": (False, R.RAX), "remu": (False, R.RDX)}
+
+
+def _emit_division(signed: bool, result: int, check_zero: bool, check_minus_one: bool):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        asm = target.asm
+        divisor = R.r64(operands.ins[1])
+        done = asm.new_label()
+        by_zero = asm.new_label()
+        by_minus_one = asm.new_label()
+        if check_zero:
+            asm.emit(f"test {divisor}, {divisor}")
+            asm.jcc("e", by_zero, short=True)
+        if check_minus_one:
+            asm.emit(f"cmp {divisor}, %", -1)
+            asm.jcc("e", by_minus_one, short=True)
+        if signed:
+            asm.emit("cqo")
+            asm.emit(f"idiv {divisor}")
+        else:
+            asm.emit("xor edx, edx")
+            asm.emit(f"div {divisor}")
+        if check_zero or check_minus_one:
+            asm.jmp(done, short=True)
+        if check_minus_one:
+            # INT64_MIN / -1 would trap: the quotient is -a (wrapping), the remainder 0.
+            asm.bind(by_minus_one)
+            if result == R.RAX:
+                asm.emit("neg rax")
+            else:
+                asm.emit("xor edx, edx")
+            if check_zero:
+                asm.jmp(done, short=True)
+        if check_zero:
+            asm.bind(by_zero)
+            if result == R.RAX:
+                asm.emit("mov rax, %", -1)        # x / 0 = all ones
+            else:
+                asm.emit("mov rdx, rax")          # x % 0 = x
+        asm.bind(done)
+    return emit
+
+
+def _division_form(name: str, check_zero: bool, check_minus_one: bool) -> OpForm:
+    signed, result = _DIVISIONS[name]
+    return OpForm(Constraint((InSpec(ONLY_RAX), InSpec(NOT_RAX_RDX)),
+                             (OutSpec(R.mask_of(result)),), RAX_RDX),
+                  _emit_division(signed, result, check_zero, check_minus_one))
+
+
+_DIVISION_FORMS = {(name, zero, minus_one): _division_form(name, zero, minus_one)
+                   for name in _DIVISIONS for zero in (False, True) for minus_one in (False, True)}
+
+
+def _emit_all_ones(target: X86Target, op: Op, operands: Operands) -> None:
+    target.asm.emit(f"mov {R.r64(operands.outs[0])}, %", -1)
+
+
+def _emit_nothing(target: X86Target, op: Op, operands: Operands) -> None:
+    return None
+
+
+_ALL_ONES_RESULT = OpForm(Constraint((IGNORED, IGNORED), (OUT_ANY,)), _emit_all_ones)
+_DIVIDEND_RESULT = OpForm(Constraint((REG, IGNORED), (_alias(0),)), _emit_nothing)
+_NEGATED_DIVIDEND = OpForm(Constraint((REG, IGNORED), (_alias(0),)), _emit_unary("neg"))
+
+
+def _select_division(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    name = op.opdef.name
+    signed, result = _DIVISIONS[name]
+    divisor = known[1]
+    if divisor == 0:
+        return _ALL_ONES_RESULT if result == R.RAX else _DIVIDEND_RESULT
+    if signed and divisor == (1 << 64) - 1:
+        return _NEGATED_DIVIDEND if result == R.RAX else _ZERO_RESULT
+    known_divisor = divisor is not None
+    return _DIVISION_FORMS[(name, not known_divisor,
+                                          signed and not known_divisor)]
+
+
+# Comparisons.
+def _compare_operands(op: Op, known: list) -> tuple[Cond, bool]:
+    """The condition to test and whether the two compared inputs are swapped (constant first
+    is swapped so that the constant becomes the immediate)."""
+    cond = op.consts[0]
+    if known[0] is not None and known[1] is None:
+        return cond.swap(), True
+    return cond, False
+
+
+def _compare_specs(swapped: bool) -> tuple[InSpec, InSpec]:
+    return (REG_OR_S32, REG) if swapped else (REG, REG_OR_S32)
+
+
+def _emit_setcond(suffix: str, swapped: bool):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        a, b = operands.ins[0], operands.ins[1]
+        if swapped:
+            a, b = b, a
+        target._compare(a, b)
+        dst = operands.outs[0]
+        target.asm.emit(f"set{suffix} {R.r8(dst)}")
+        target.asm.emit(f"movzx {R.r32(dst)}, {R.r8(dst)}")
+    return emit
+
+
+def _select_setcond(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    cond, swapped = _compare_operands(op, known)
+    form = _SETCOND_FORMS[(cond, swapped)]
+    return form
+
+
+_SETCOND_FORMS = {(cond, swapped): OpForm(Constraint(_compare_specs(swapped), (OUT_ANY,)),
+                                          _emit_setcond(CONDITION_SUFFIX[cond], swapped))
+                  for cond in Cond for swapped in (False, True)}
+
+
+def _emit_movcond(suffix: str, swapped: bool, moved: int):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        a, b = operands.ins[0], operands.ins[1]
+        if swapped:
+            a, b = b, a
+        target._compare(a, b)
+        target.asm.emit(f"cmov{suffix} {R.r64(operands.outs[0])}, "
+                        f"{R.r64(operands.ins[moved])}")
+    return emit
+
+
+def _movcond_form(cond: Cond, swapped: bool, into_true: bool) -> OpForm:
+    """d = f, then cmov d, t when cond holds; or (into_true) d = t, cmov d, f when it fails."""
+    first, second = _compare_specs(swapped)
+    if into_true:
+        return OpForm(Constraint((first, second, REG, REG), (_alias(2),)),
+                      _emit_movcond(CONDITION_SUFFIX[cond.invert()], swapped, 3))
+    return OpForm(Constraint((first, second, REG, REG), (_alias(3),)),
+                  _emit_movcond(CONDITION_SUFFIX[cond], swapped, 2))
+
+
+_MOVCOND_FORMS = {(cond, swapped, into_true): _movcond_form(cond, swapped, into_true)
+                  for cond in Cond for swapped in (False, True) for into_true in (False, True)}
+_MOVCOND_PICK = {index: OpForm(Constraint(tuple(REG if i == index else IGNORED
+                                                for i in range(4)), (_alias(index),)),
+                               _emit_nothing)
+                 for index in (2, 3)}
+
+
+def _select_movcond(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    if known[0] is not None and known[1] is not None:
+        chosen = 2 if op.consts[0].evaluate(known[0], known[1]) else 3
+        return _MOVCOND_PICK[chosen]
+    cond, swapped = _compare_operands(op, known)
+    into_true = bool(dead & 4) and not dead & 8
+    return _MOVCOND_FORMS[(cond, swapped, into_true)]
+
+
+def _emit_brcond(suffix: str, swapped: bool):
+    def emit(target: X86Target, op: Op, operands: Operands) -> None:
+        a, b = operands.ins[0], operands.ins[1]
+        if swapped:
+            a, b = b, a
+        target._compare(a, b)
+        target.asm.jcc(suffix, target._label(op.consts[1]))
+    return emit
+
+
+def _emit_jump(target: X86Target, op: Op, operands: Operands) -> None:
+    target.asm.jmp(target._label(op.consts[-1]))
+
+
+_BRCOND_FORMS = {(cond, swapped): OpForm(Constraint(_compare_specs(swapped)),
+                                         _emit_brcond(CONDITION_SUFFIX[cond], swapped))
+                 for cond in Cond for swapped in (False, True)}
+_JUMP_ALWAYS = OpForm(Constraint((IGNORED, IGNORED)), _emit_jump)
+_JUMP_NEVER = OpForm(Constraint((IGNORED, IGNORED)), _emit_nothing)
+_BR = OpForm(Constraint(()), _emit_jump)
+
+
+def _select_brcond(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    if known[0] is not None and known[1] is not None:
+        taken = op.consts[0].evaluate(known[0], known[1])
+        return _JUMP_ALWAYS if taken else _JUMP_NEVER
+    cond, swapped = _compare_operands(op, known)
+    return _BRCOND_FORMS[(cond, swapped)]
+
+
+def _select_br(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _BR
+
+
+# Guest memory.
+def _emit_guest_ld(target: X86Target, op: Op, operands: Operands) -> None:
+    offset, memop = op.consts
+    dst = operands.outs[0]
+    address_reg, displacement = _guest_address(target, operands.ins[0], offset, operands.scratch)
+    access = target._guest_check(dst, address_reg, displacement, is_write=False)
+    target.asm.bind(access)
+    operand, numbers = _host_operand(address_reg, displacement)
+    target.asm.emit(load_text(memop, dst, operand), *numbers)
+
+
+def _emit_guest_st(target: X86Target, op: Op, operands: Operands) -> None:
+    offset, memop = op.consts
+    value = operands.ins[0]
+    address_reg, displacement = _guest_address(target, operands.ins[1], offset,
+                                               operands.scratch)
+    access = target._guest_check(operands.scratch[0], address_reg, displacement, is_write=True)
+    target.asm.bind(access)
+    operand, numbers = _host_operand(address_reg, displacement)
+    text, value_numbers = store_text(memop, value, operand)
+    target.asm.emit(text, *numbers, *value_numbers)
+
+
+_GUEST_LD = OpForm(Constraint((REG,), (OUT_FRESH,)), _emit_guest_ld)
+_GUEST_LD_WIDE = OpForm(Constraint((REG,), (OUT_FRESH,), 0, (ANY,)), _emit_guest_ld)
+
+
+def _select_guest_ld(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _GUEST_LD if fits_s32(op.consts[0]) else _GUEST_LD_WIDE
+
+
+def _select_guest_st(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    memop = op.consts[1]
+    wide = not fits_s32(op.consts[0])
+    return _GUEST_ST_FORMS[(memop.size, wide)]
+
+
+_GUEST_ST_FORMS = {(size, wide): OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[size]), REG), (),
+                                                   0, (ANY, ANY) if wide else (ANY,)),
+                                        _emit_guest_st)
+                   for size in (1, 2, 4, 8) for wide in (False, True)}
+
+
+# env and host memory.
+def _emit_ld_env(target: X86Target, op: Op, operands: Operands) -> None:
+    offset, memop = op.consts
+    target.asm.emit(load_text(memop, operands.outs[0], "rbp + %"), offset)
+
+
+def _emit_st_env(target: X86Target, op: Op, operands: Operands) -> None:
+    offset, memop = op.consts
+    text, numbers = store_text(memop, operands.ins[0], "rbp + %")
+    target.asm.emit(text, offset, *numbers)
+
+
+def _host_pointer(target: X86Target, operands: Operands, pointer_index: int,
+                  offset: int) -> tuple[str, tuple[int, ...]]:
+    pointer = operands.ins[pointer_index]
+    if fits_s32(offset):
+        return f"{R.r64(pointer)} + %", (_signed(offset),)
+    wide = operands.scratch[0]
+    target.asm.emit(f"movabs {R.r64(wide)}, %", offset)
+    return f"{R.r64(pointer)} + {R.r64(wide)}", ()
+
+
+def _emit_ld_host(target: X86Target, op: Op, operands: Operands) -> None:
+    offset, memop = op.consts
+    address, numbers = _host_pointer(target, operands, 0, offset)
+    target.asm.emit(load_text(memop, operands.outs[0], address), *numbers)
+
+
+def _emit_st_host(target: X86Target, op: Op, operands: Operands) -> None:
+    offset, memop = op.consts
+    address, numbers = _host_pointer(target, operands, 1, offset)
+    text, value_numbers = store_text(memop, operands.ins[0], address)
+    target.asm.emit(text, *numbers, *value_numbers)
+
+
+_LD_ENV = OpForm(Constraint((), (OUT_ANY,)), _emit_ld_env)
+_ST_ENV_FORMS = {size: OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[size]),)), _emit_st_env)
+                 for size in (1, 2, 4, 8)}
+_LD_HOST_FORMS = {wide: OpForm(Constraint((REG,), (OUT_FRESH if wide else OUT_ANY,), 0,
+                                          (ANY,) if wide else ()), _emit_ld_host)
+                  for wide in (False, True)}
+_ST_HOST_FORMS = {(size, wide): OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[size]), REG), (),
+                                                  0, (ANY,) if wide else ()), _emit_st_host)
+                  for size in (1, 2, 4, 8) for wide in (False, True)}
+
+
+def _select_ld_env(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _LD_ENV
+
+
+def _select_st_env(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _ST_ENV_FORMS[op.consts[1].size]
+
+
+def _select_ld_host(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _LD_HOST_FORMS[not fits_s32(op.consts[0])]
+
+
+def _select_st_host(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _ST_HOST_FORMS[(op.consts[1].size, not fits_s32(op.consts[0]))]
+
+
+# Calls.
+def _call_constraint(n_args: int, has_result: bool) -> Constraint:
+    if n_args > MAX_HELPER_ARGS:
+        raise NotImplementedError(f"helpers take at most {MAX_HELPER_ARGS} arguments")
+    ins = []
+    for index in range(n_args):
+        if index < len(R.ARGUMENT_REGS):
+            ins.append(InSpec(R.mask_of(R.ARGUMENT_REGS[index])))
+        else:
+            ins.append(REG_OR_S32)
+    outs = (OutSpec(ONLY_RAX),) if has_result else ()
+    return Constraint(tuple(ins), outs, R.CALLER_SAVED_MASK)
+
+
+def _emit_call(target: X86Target, op: Op, operands: Operands) -> None:
+    helper = op.consts[0]
+    asm = target.asm
+    for index in range(len(R.ARGUMENT_REGS), len(operands.ins)):
+        slot = outgoing_arg_offset(index - len(R.ARGUMENT_REGS))
+        argument = operands.ins[index]
+        if isinstance(argument, Imm):
+            asm.emit("mov qword ptr [rsp + %], %", slot, _signed(argument.value))
+        else:
+            asm.emit(f"mov qword ptr [rsp + %], {R.r64(argument)}", slot)
+    asm.emit("movabs rax, %", target.helper_address(helper))
+    asm.emit("call rax")
+    if operands.dirty_globals is not None:
+        # A Python helper asked the guest to stop (or raised): leave with ExitKind.STOP.
+        stop = asm.new_label()
+        asm.emit("cmp dword ptr [rbp + %], 0", ENV_EXIT_REQUEST)
+        asm.jcc("ne", stop)
+        dirty = operands.dirty_globals
+        pc = target.current_insn_pc
+        target.stubs.append(lambda: target._stop_exit(stop, dirty, pc))
+
+
+# One form per (argument count, has result, checks exit_request after the call).
+_CALL_FORMS = {(n, has_result, may_stop): OpForm(_call_constraint(n, has_result), _emit_call,
+                                                 needs_dirty_globals=may_stop)
+               for n in range(MAX_HELPER_ARGS + 1) for has_result in (False, True)
+               for may_stop in (False, True)}
+
+
+def _select_call(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    helper = op.consts[0]
+    if len(op.ins) > MAX_HELPER_ARGS:
+        raise NotImplementedError(f"helpers take at most {MAX_HELPER_ARGS} arguments")
+    may_stop = bool(helper.flags & CallFlag.MAY_STOP) and helper.native_address is None
+    return _CALL_FORMS[(len(op.ins), bool(op.outs), may_stop)]
+
+
+# Leaving the block.
+def _emit_goto_tb(target: X86Target, op: Op, operands: Operands) -> None:
+    asm = target.asm
+    asm.align(4, extra=1)     # the rel32 is 4-byte aligned: patched with one aligned store
+    target.slot_jumps[op.consts[0]] = asm.offset
+    asm.raw(b"\xE9\x00\x00\x00\x00")   # jmp to the next instruction until chained
+
+
+def _emit_exit_tb(target: X86Target, op: Op, operands: Operands) -> None:
+    target._exit(op.consts[0])
+
+
+def _emit_goto_ptr(target: X86Target, op: Op, operands: Operands) -> None:
+    target._exit(encode_exit(ExitKind.LOOKUP))
+
+
+_NO_OPERANDS = Constraint(())
+_GOTO_TB = OpForm(_NO_OPERANDS, _emit_goto_tb)
+_EXIT_TB = OpForm(_NO_OPERANDS, _emit_exit_tb)
+_GOTO_PTR = OpForm(Constraint((IGNORED,)), _emit_goto_ptr)
+
+
+def _select_goto_tb(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _GOTO_TB
+
+
+def _select_exit_tb(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _EXIT_TB
+
+
+def _select_goto_ptr(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _GOTO_PTR
+
+
+_SELECTORS: dict[str, Callable[[X86Target, Op, list, int], OpForm]] = {
+    **{name: _select_alu for name in _ALU_OPS},
+    "andc": _select_andc,
+    "neg": _select_unary,
+    "not": _select_unary,
+    **{name: _select_shift for name in _SHIFT_MNEMONICS},
+    **{name: _select_extension for name in _EXTENSIONS},
+    **{name: _select_mul_high for name in _MUL_HIGH_FORMS},
+    **{name: _select_division for name in _DIVISIONS},
+    "setcond": _select_setcond,
+    "movcond": _select_movcond,
+    "brcond": _select_brcond,
+    "br": _select_br,
+    "guest_ld": _select_guest_ld,
+    "guest_st": _select_guest_st,
+    "ld_env": _select_ld_env,
+    "st_env": _select_st_env,
+    "ld_host": _select_ld_host,
+    "st_host": _select_st_host,
+    "call": _select_call,
+    "goto_tb": _select_goto_tb,
+    "exit_tb": _select_exit_tb,
+    "goto_ptr": _select_goto_ptr,
+}

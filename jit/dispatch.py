@@ -1,0 +1,142 @@
+"""The dispatcher: block cache keyed by guest pc, translation on a miss, native execution, and
+handling of every exit that comes back to Python (syscalls, faults, illegal instructions)."""
+from __future__ import annotations
+
+import signal
+from typing import Optional, Protocol
+
+from jit.cpustate import CpuEnv
+from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC
+from jit.exits import ExitKind, decode_exit
+from jit.pipeline import Pipeline
+
+
+class GuestSignal(Exception):
+    """The guest got a fatal synchronous signal (no guest handler): the run ends."""
+
+    def __init__(self, signo: int, pc: int, addr: Optional[int] = None, detail: str = ""):
+        self.signo = signo
+        self.pc = pc
+        self.addr = addr
+        self.detail = detail
+        super().__init__(self.message())
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signo   # what a shell reports for a process killed by the signal
+
+    def message(self) -> str:
+        name = signal.Signals(self.signo).name
+        text = f"guest {name} at pc={self.pc:#x}"
+        if self.addr is not None:
+            text += f" addr={self.addr:#x}"
+        if self.detail:
+            text += f" ({self.detail})"
+        return text
+
+
+class GuestFetchFault(Exception):
+    """Raised by a frontend when guest code cannot be fetched at `addr`."""
+
+    def __init__(self, addr: int):
+        super().__init__(f"cannot fetch guest code at {addr:#x}")
+        self.addr = addr
+
+
+class GuestRuntime(Protocol):
+    """What the dispatcher needs from the guest OS layer."""
+
+    pc_offset: int
+
+    def on_syscall(self, env: CpuEnv) -> Optional[int]:
+        """Run the syscall the guest asked for and advance pc; an int ends the run (status)."""
+
+    def describe_illegal(self, pc: int) -> str:
+        """A short text naming the illegal instruction at pc (e.g. its encoding)."""
+
+
+class Dispatcher:
+    def __init__(self, pipeline: Pipeline, backend, env: CpuEnv, runtime: GuestRuntime,
+                 fetch_fault_types: tuple = (GuestFetchFault,)):
+        self.pipeline = pipeline
+        self.backend = backend
+        self.env = env
+        self.runtime = runtime
+        self.fetch_fault_types = fetch_fault_types
+        self.blocks: dict[int, object] = {}     # guest pc -> native block
+        self.natives: list[object] = []         # block id -> native block
+        self.exec_log = pipeline.log.enabled("exec")
+        # With -d exec every block entry must come back through the dispatcher to be logged.
+        self.chaining = not self.exec_log
+
+    def lookup_or_translate(self, pc: int):
+        native = self.blocks.get(pc)
+        if native is None:
+            try:
+                _, native = self.pipeline.translate(pc, len(self.natives))
+            except self.fetch_fault_types as fault:
+                raise GuestSignal(signal.SIGSEGV, pc, getattr(fault, "addr", pc)) from None
+            self.natives.append(native)
+            self.blocks[pc] = native
+        return native
+
+    def request_exit(self) -> None:
+        """Ask generated code to come back at the next block entry (safe from a signal handler)."""
+        self.env.write_u64(ENV_EXIT_REQUEST, 1)
+
+    def run(self) -> int:
+        """Run the guest until it exits; return its exit status or raise GuestSignal."""
+        env = self.env
+        pc_offset = self.runtime.pc_offset
+        backend = self.backend
+        chain_from = None   # (native block, slot) whose direct exit brought us here
+        while True:
+            pc = env.read_u64(pc_offset)
+            native = self.lookup_or_translate(pc)
+            if chain_from is not None and self.chaining:
+                # Patch the exit's goto_tb so that next time it jumps straight here.
+                backend.chain(chain_from[0], chain_from[1], native)
+            chain_from = None
+            if self.exec_log:
+                self.pipeline.log.write(f"Trace: [{native.host_addr:#x}/{pc:#x}]\n")
+            value = backend.execute(native, env.addr)
+            if backend.pending_exception is not None:
+                exception, backend.pending_exception = backend.pending_exception, None
+                raise exception
+            kind, slot, block_id = decode_exit(value)
+            if kind is ExitKind.CHAIN:
+                chain_from = (self.natives[block_id], slot)
+                continue
+            if kind is ExitKind.LOOKUP:
+                continue
+            if kind is ExitKind.SYSCALL:
+                status = self.runtime.on_syscall(env)
+                if status is not None:
+                    return status
+            elif kind is ExitKind.FAULT:
+                raise self._fault_signal()
+            elif kind is ExitKind.ILLEGAL:
+                pc = env.read_u64(pc_offset)
+                raise GuestSignal(signal.SIGILL, pc, detail=self.runtime.describe_illegal(pc))
+            elif kind is ExitKind.BREAK:
+                raise GuestSignal(signal.SIGTRAP, env.read_u64(pc_offset))
+            elif kind is ExitKind.STOP:
+                env.write_u64(ENV_EXIT_REQUEST, 0)
+                stop = self.on_stop()
+                if stop is not None:
+                    return stop
+
+    def on_stop(self) -> Optional[int]:
+        """An exit request reached generated code; subclasses / later issues decide what to do."""
+        return None
+
+    def _fault_signal(self) -> GuestSignal:
+        env = self.env
+        addr = env.read_u64(ENV_FAULT_ADDR)
+        host_pc = env.read_u64(ENV_FAULT_HOST_PC)
+        pc = self.backend.host_pc_to_guest_pc(host_pc) if host_pc else None
+        if pc is None:
+            pc = env.read_u64(self.runtime.pc_offset)
+        else:
+            env.write_u64(self.runtime.pc_offset, pc)
+        return GuestSignal(signal.SIGSEGV, pc, addr)

@@ -1,0 +1,223 @@
+"""Emitter functions: the only way frontends and the instrumentation code create ops.
+
+They append to the block being built, set with `begin_block` (like QEMU's tcg_ctx). Every emitter
+checks its arguments against the op table, so a malformed op cannot enter a block.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from jit.ir import (OPS, Cond, GlobalSet, HelperInfo, IRBlock, Label, MemOp, Op, OpDef, Temp,
+                    TempKind)
+
+_block: Optional[IRBlock] = None
+
+
+def begin_block(globals_: GlobalSet, guest_pc: int = 0) -> IRBlock:
+    """Start building a new block; later emitters append to it."""
+    global _block
+    _block = IRBlock(globals_, guest_pc)
+    return _block
+
+
+def current_block() -> IRBlock:
+    if _block is None:
+        raise RuntimeError("no block is being built: call begin_block first")
+    return _block
+
+
+def end_block() -> IRBlock:
+    global _block
+    block = current_block()
+    _block = None
+    return block
+
+
+def new_temp(name: str = "") -> Temp:
+    return current_block().new_temp(name)
+
+
+def const(value: int) -> Temp:
+    return current_block().const(value)
+
+
+def new_label() -> Label:
+    return current_block().new_label()
+
+
+def make_op(opdef: OpDef, outs: Sequence[Temp], ins: Sequence[Temp], consts: Sequence) -> Op:
+    """Build an op after checking its shape against the table (used by emitters and copiers)."""
+    if opdef.outputs is not None and len(outs) != opdef.outputs:
+        raise ValueError(f"{opdef.name}: {len(outs)} outputs, table says {opdef.outputs}")
+    if opdef.inputs is not None and len(ins) != opdef.inputs:
+        raise ValueError(f"{opdef.name}: {len(ins)} inputs, table says {opdef.inputs}")
+    if len(consts) != len(opdef.consts):
+        raise ValueError(f"{opdef.name}: {len(consts)} constants, table says {len(opdef.consts)}")
+    for temp in outs:
+        if not isinstance(temp, Temp) or temp.kind is TempKind.CONST:
+            raise ValueError(f"{opdef.name}: output {temp!r} is not a writable temp")
+    for temp in ins:
+        if not isinstance(temp, Temp):
+            raise ValueError(f"{opdef.name}: input {temp!r} is not a temp")
+    return Op(opdef, list(outs), list(ins), list(consts))
+
+
+def _emit(name: str, outs: Sequence[Temp], ins: Sequence[Temp], consts: Sequence = ()) -> Op:
+    op = make_op(OPS[name], outs, ins, consts)
+    current_block().ops.append(op)
+    return op
+
+
+def _value_op(name: str):
+    """An emitter for a pure value op of the table: gen_<name>(d, *inputs, *constants)."""
+    opdef = OPS[name]
+
+    def emitter(dst: Temp, *args) -> Op:
+        return _emit(name, [dst], args[:opdef.inputs], args[opdef.inputs:])
+
+    emitter.__name__ = f"gen_{name}"
+    emitter.__doc__ = f"Emit {name}: {opdef.doc or name}"
+    return emitter
+
+
+gen_mov = _value_op("mov")
+gen_add = _value_op("add")
+gen_sub = _value_op("sub")
+gen_and = _value_op("and")
+gen_or = _value_op("or")
+gen_xor = _value_op("xor")
+gen_andc = _value_op("andc")
+gen_neg = _value_op("neg")
+gen_not = _value_op("not")
+gen_shl = _value_op("shl")
+gen_shr = _value_op("shr")
+gen_sar = _value_op("sar")
+gen_mul = _value_op("mul")
+gen_mulsh = _value_op("mulsh")
+gen_muluh = _value_op("muluh")
+gen_mulsuh = _value_op("mulsuh")
+gen_div = _value_op("div")
+gen_divu = _value_op("divu")
+gen_rem = _value_op("rem")
+gen_remu = _value_op("remu")
+gen_ext8s = _value_op("ext8s")
+gen_ext8u = _value_op("ext8u")
+gen_ext16s = _value_op("ext16s")
+gen_ext16u = _value_op("ext16u")
+gen_ext32s = _value_op("ext32s")
+gen_ext32u = _value_op("ext32u")
+
+
+def gen_movi(dst: Temp, value: int) -> Op:
+    return _emit("mov", [dst], [const(value)])
+
+
+def gen_addi(dst: Temp, a: Temp, imm: int) -> Op:
+    return _emit("add", [dst], [a, const(imm)])
+
+
+def gen_andi(dst: Temp, a: Temp, imm: int) -> Op:
+    return _emit("and", [dst], [a, const(imm)])
+
+
+def gen_ori(dst: Temp, a: Temp, imm: int) -> Op:
+    return _emit("or", [dst], [a, const(imm)])
+
+
+def gen_xori(dst: Temp, a: Temp, imm: int) -> Op:
+    return _emit("xor", [dst], [a, const(imm)])
+
+
+def gen_shli(dst: Temp, a: Temp, count: int) -> Op:
+    return _emit("shl", [dst], [a, const(count)])
+
+
+def gen_shri(dst: Temp, a: Temp, count: int) -> Op:
+    return _emit("shr", [dst], [a, const(count)])
+
+
+def gen_sari(dst: Temp, a: Temp, count: int) -> Op:
+    return _emit("sar", [dst], [a, const(count)])
+
+
+def gen_setcond(cond: Cond, dst: Temp, a: Temp, b: Temp) -> Op:
+    return _emit("setcond", [dst], [a, b], [cond])
+
+
+def gen_movcond(cond: Cond, dst: Temp, a: Temp, b: Temp, if_true: Temp, if_false: Temp) -> Op:
+    return _emit("movcond", [dst], [a, b, if_true, if_false], [cond])
+
+
+def gen_set_label(label: Label) -> Op:
+    if label.present:
+        raise ValueError(f"label {label} placed twice")
+    label.present = True
+    return _emit("set_label", [], [], [label])
+
+
+def gen_br(label: Label) -> Op:
+    label.refs += 1
+    return _emit("br", [], [], [label])
+
+
+def gen_brcond(cond: Cond, a: Temp, b: Temp, label: Label) -> Op:
+    label.refs += 1
+    return _emit("brcond", [], [a, b], [cond, label])
+
+
+def gen_guest_ld(dst: Temp, addr: Temp, offset: int, memop: MemOp) -> Op:
+    return _emit("guest_ld", [dst], [addr], [offset, memop])
+
+
+def gen_guest_st(value: Temp, addr: Temp, offset: int, memop: MemOp) -> Op:
+    return _emit("guest_st", [], [value, addr], [offset, memop])
+
+
+def gen_ld_env(dst: Temp, offset: int, memop: MemOp) -> Op:
+    return _emit("ld_env", [dst], [], [offset, memop])
+
+
+def gen_st_env(value: Temp, offset: int, memop: MemOp) -> Op:
+    return _emit("st_env", [], [value], [offset, memop])
+
+
+def gen_ld_host(dst: Temp, ptr: Temp, offset: int, memop: MemOp) -> Op:
+    return _emit("ld_host", [dst], [ptr], [offset, memop])
+
+
+def gen_st_host(value: Temp, ptr: Temp, offset: int, memop: MemOp) -> Op:
+    return _emit("st_host", [], [value, ptr], [offset, memop])
+
+
+def gen_call(helper: HelperInfo, result: Optional[Temp], args: Sequence[Temp]) -> Op:
+    if len(args) != helper.n_args:
+        raise ValueError(f"call {helper.name}: {len(args)} arguments, helper takes {helper.n_args}")
+    if (result is not None) != helper.has_result:
+        raise ValueError(f"call {helper.name}: result given does not match the helper")
+    return _emit("call", [result] if result is not None else [], args, [helper])
+
+
+def gen_insn_start(pc: int) -> Op:
+    return _emit("insn_start", [], [], [pc])
+
+
+def gen_plugin_cb_start(from_, cb_type, rw: int) -> Op:
+    return _emit("plugin_cb_start", [], [], [from_, cb_type, rw])
+
+
+def gen_plugin_cb_end() -> Op:
+    return _emit("plugin_cb_end", [], [], [])
+
+
+def gen_goto_tb(slot: int) -> Op:
+    if slot not in (0, 1):
+        raise ValueError("goto_tb slot must be 0 or 1")
+    return _emit("goto_tb", [], [], [slot])
+
+
+def gen_exit_tb(value: int) -> Op:
+    return _emit("exit_tb", [], [], [value])
+
+
+def gen_goto_ptr(pc: Temp) -> Op:
+    return _emit("goto_ptr", [], [pc])

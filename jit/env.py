@@ -1,0 +1,14 @@
+"""The JIT's own fields of the CPU state ("env"), at negative offsets from the env pointer.
+
+The guest architecture's state (registers, pc, CSRs) starts at offset 0 of env and is laid out
+by the guest (guest/riscv/cpu.py). Generated code addresses both through the pinned env register.
+"""
+from __future__ import annotations
+
+ENV_EXIT_REQUEST = -8        # u32: nonzero asks generated code to return ExitKind.STOP at block entry
+ENV_FAULT_ADDR = -16         # u64: guest address of the faulting access
+ENV_FAULT_HOST_PC = -24      # u64: host rip of the faulting instruction (0 if env.pc is exact)
+ENV_SAVED_RSP = -32          # u64: host rsp inside the prologue, for leaving from a signal handler
+ENV_FAULT_IS_WRITE = -40     # u64: 1 if the faulting access was a store
+ENV_SCRATCH = -64            # 16 bytes of scratch for the backend
+ENV_HEADER_SIZE = 128        # bytes reserved below env

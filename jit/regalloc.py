@@ -1,0 +1,674 @@
+"""Architecture-neutral register allocation of one IR block, in the style of TCG's tcg_reg_alloc_op.
+
+The allocator walks the ops once, keeping for every temp where its current value is:
+
+- DEAD: no value (locals before their first write and after their last use),
+- IN_REG: in a host register (`coherent` says whether its memory home holds the same value),
+- IN_MEM: in its memory home only (a global's field in env, a local's stack slot),
+- IS_CONST: a known constant (constant temps always; other temps after `mov t, const`;
+  `coherent` says whether the memory home already holds it).
+
+For each op the target describes, in a `Constraint`, which registers each input may be in and
+whether a constant input may stay an immediate, which output must reuse an input's register
+(x86's two-address forms), which registers the op clobbers and how many scratch registers it
+needs. The allocator moves values to satisfy that, frees inputs that die, spills the least
+useful register when it runs out, and then asks the target to emit the op's code with the
+chosen registers. Constants are materialised in a register only when a constraint refuses the
+immediate. All register moves, loads, spills and stores are emitted *before* the op's own code.
+
+Guest state precision: before an op with SIDE_EFFECTS or CAN_FAULT the dirty globals are synced
+(stored, kept in registers); around calls globals are written back / dropped according to the
+helper's CallFlags; at labels and branches every global and every live local is saved to memory
+and the register state is forgotten; before an exit every global is written back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable, Optional
+
+from jit.ir import VALUE_OPS, IRBlock, Op, TempKind
+from jit.liveness import (BB_END, BRANCH, CALL, EXIT, FLAG_BITS, MARKER, Liveness, analyze,
+                          call_reads_globals, call_writes_globals, env_overlap_mask,
+                          reads_all_globals)
+
+DEAD, IN_REG, IN_MEM, IS_CONST = range(4)
+NO_TEMP = -1
+OP_COPY = -2   # the register holds a value only for the current op (a copy of an input, scratch)
+
+_NO_OWNERS = [NO_TEMP] * 16
+_KIND_GLOBAL, _KIND_LOCAL, _KIND_CONST = range(3)
+_KIND_CODES = {TempKind.GLOBAL: _KIND_GLOBAL, TempKind.LOCAL: _KIND_LOCAL,
+               TempKind.CONST: _KIND_CONST}
+
+
+class RegallocError(Exception):
+    """The block cannot be allocated (impossible constraint, out of spill slots)."""
+
+
+# --------------------------------------------------------------------------------------------
+# What the target tells the allocator about one op
+
+
+class Imm:
+    """An input operand left as an immediate."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Imm({self.value:#x})"
+
+
+@dataclass(frozen=True)
+class InSpec:
+    regs: int                                      # bitmask of registers the input may be in
+    imm: Optional[Callable[[int], bool]] = None    # a constant input stays an immediate if true
+    ignore: bool = False                           # the op's code does not read this input
+
+
+@dataclass(frozen=True)
+class OutSpec:
+    regs: int                    # bitmask of registers the output may be in
+    alias: Optional[int] = None  # the output is written into the register of this input
+    # The output must not share a register with any input. Without it the output may reuse
+    # the register of an input that dies here (or of the input's temp copy): right for code that
+    # reads every input before it writes the output.
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class Constraint:
+    ins: tuple[InSpec, ...]
+    outs: tuple[OutSpec, ...] = ()
+    clobbers: int = 0                 # registers the op's code destroys
+    scratch: tuple[int, ...] = ()     # one allowed-register mask per scratch register
+
+    # Derived facts, computed once per constraint object (targets keep them in tables).
+    @cached_property
+    def needed_regs(self) -> int:
+        """Registers the op uses for itself (clobbers, fixed-register operands): values moved
+        out of the way should not be moved there."""
+        mask = self.clobbers
+        for spec in self.ins + self.outs:
+            if spec.regs & (spec.regs - 1) == 0:
+                mask |= spec.regs
+        return mask
+
+    @cached_property
+    def input_order(self) -> tuple[int, ...]:
+        """Most constrained inputs first, so that a value already in its fixed register is not
+        pushed around by a less constrained input."""
+        return tuple(sorted(range(len(self.ins)), key=lambda i: _popcount(self.ins[i].regs)))
+
+    @cached_property
+    def aliased_inputs(self) -> frozenset:
+        return frozenset(spec.alias for spec in self.outs if spec.alias is not None)
+
+
+class Operands:
+    """The allocation of one op, handed to the target's emitter."""
+
+    __slots__ = ("ins", "outs", "scratch", "dirty_globals")
+
+    def __init__(self, ins, outs, scratch, dirty_globals):
+        self.ins: list = ins                 # register number, Imm, or None (ignored input)
+        self.outs: list[int] = outs
+        self.scratch: list[int] = scratch
+        # Only for forms that ask: (env offset, register or None, constant or None) of every
+        # global whose env copy is stale at the op (used by out-of-line exits after calls).
+        self.dirty_globals: Optional[list[tuple[int, Optional[int], Optional[int]]]] = dirty_globals
+
+
+@dataclass(frozen=True)
+class OpForm:
+    """How the target implements one op: the operand constraint and the code emitter, called
+    as emit(target, op, operands)."""
+
+    constraint: Constraint
+    emit: Callable[[object, Op, Operands], None]
+    needs_dirty_globals: bool = False
+
+
+@dataclass(frozen=True)
+class Location:
+    """A temp's memory home: `in_env` (offset from the env pointer) or a frame spill slot."""
+
+    in_env: bool
+    offset: int    # env: byte offset; frame: slot number
+
+
+# The target description (host_x86/isel.py:X86Target) provides:
+#   allocation_order: tuple[int, ...]      registers the allocator may use, preferred first
+#   spill_slots: int                       number of frame slots
+#   emit_mov(dst, src), emit_movi(dst, value), emit_load(dst, Location), emit_store(src, Location),
+#   emit_store_imm(value, Location) -> bool   (False: the value needs a register)
+#   select(op, known_constants, dying_inputs_mask) -> OpForm
+#   bind_label(label), insn_start(pc)
+
+
+def allocate_block(block: IRBlock, target, liveness: Optional[Liveness] = None) -> None:
+    """Allocate registers for every op of `block` and emit its code through `target`."""
+    _BlockAllocator(block, target, liveness or analyze(block)).run()
+
+
+class _BlockAllocator:
+    def __init__(self, block: IRBlock, target, liveness: Liveness):
+        self.block = block
+        self.target = target
+        self.liveness = liveness
+        temps = block.temps
+        n_temps = len(temps)
+        self.temps = temps
+        self.kind = [_KIND_CODES[temp.kind] for temp in temps]
+        self.state = [DEAD] * n_temps
+        self.reg_of = [NO_TEMP] * n_temps
+        self.const_of = [0] * n_temps
+        self.coherent = [True] * n_temps
+        self.slot_of = [-1] * n_temps
+        self.owner = [NO_TEMP] * 16
+        self.occupied = 0          # registers with owner != NO_TEMP
+        self.last_use = [0] * 16
+        self.locked = 0            # registers the current op's operands use
+        self.copies = 0            # registers holding input copies for the current op
+        self.order = tuple(target.allocation_order)
+        self.allocatable = 0
+        for reg in self.order:
+            self.allocatable |= 1 << reg
+        self.free_slots: list[int] = []
+        self.next_slot = 0
+        self.n_globals = len(block.globals.temps)
+        self.local_indices = [t for t in range(n_temps) if self.kind[t] == _KIND_LOCAL]
+        self.const_indices = [t for t in range(n_temps) if self.kind[t] == _KIND_CONST]
+        for t in self.const_indices:
+            self.const_of[t] = temps[t].value
+        self.dirty = 0             # bitset of globals whose env copy is stale
+        self.op_index = 0
+        self.reachable = True
+        self._reset_state(0)
+
+    # ----------------------------------------------------------------------------------------
+    # State changes
+
+    def _reset_state(self, live_mask: int) -> None:
+        """Forget all registers: globals in env, live locals in their slots, the rest dead."""
+        n_temps = len(self.kind)
+        self.owner[:] = _NO_OWNERS
+        self.occupied = 0
+        self.dirty = 0
+        self.reg_of[:] = [NO_TEMP] * n_temps
+        self.coherent[:] = [True] * n_temps
+        state = self.state
+        state[:self.n_globals] = [IN_MEM] * self.n_globals
+        for t in self.const_indices:
+            state[t] = IS_CONST
+        cross = self.liveness.cross_label_locals
+        for t in self.local_indices:
+            if live_mask >> t & 1:
+                state[t] = IN_MEM
+                self._slot(t)
+            else:
+                state[t] = DEAD
+                slot = self.slot_of[t]
+                if slot >= 0 and not cross >> t & 1:
+                    self.free_slots.append(slot)
+                    self.slot_of[t] = -1
+
+    def _assign(self, reg: int, t: int) -> None:
+        self.owner[reg] = t
+        self.occupied |= 1 << reg
+        self.last_use[reg] = self.op_index
+        if t >= 0:
+            self.reg_of[t] = reg
+            self.state[t] = IN_REG
+
+    def _release(self, reg: int) -> None:
+        self.owner[reg] = NO_TEMP
+        self.occupied &= ~(1 << reg)
+
+    def _slot(self, t: int) -> int:
+        slot = self.slot_of[t]
+        if slot < 0:
+            if self.free_slots:
+                slot = self.free_slots.pop()
+            else:
+                slot = self.next_slot
+                if slot >= self.target.spill_slots:
+                    raise RegallocError(f"block needs more than {slot} spill slots")
+                self.next_slot += 1
+            self.slot_of[t] = slot
+        return slot
+
+    def _location(self, t: int) -> Location:
+        if self.kind[t] == _KIND_GLOBAL:
+            return Location(True, self.temps[t].offset)
+        return Location(False, self._slot(t))
+
+    def _drop_reg(self, t: int) -> None:
+        """Detach t from its register (its value stays valid in memory or as a constant)."""
+        reg = self.reg_of[t]
+        self._release(reg)
+        self.reg_of[t] = NO_TEMP
+        if self.kind[t] == _KIND_CONST:
+            self.state[t] = IS_CONST
+        else:
+            self.state[t] = IN_MEM
+
+    def _temp_dead(self, t: int) -> None:
+        """t's value is not needed any more."""
+        if self.state[t] == IN_REG:
+            self._release(self.reg_of[t])
+            self.reg_of[t] = NO_TEMP
+        kind = self.kind[t]
+        if kind == _KIND_GLOBAL:
+            self.state[t] = IN_MEM
+            self.coherent[t] = True
+            self.dirty &= ~(1 << t)
+        elif kind == _KIND_CONST:
+            self.state[t] = IS_CONST
+        else:
+            self.state[t] = DEAD
+            self.coherent[t] = True
+            slot = self.slot_of[t]
+            if slot >= 0 and not self.liveness.cross_label_locals >> t & 1:
+                self.free_slots.append(slot)
+                self.slot_of[t] = -1
+
+    def _sync(self, t: int) -> None:
+        """Make t's memory home hold its value (registers unchanged)."""
+        if self.coherent[t] or self.kind[t] == _KIND_CONST:
+            return
+        state = self.state[t]
+        if state == IN_REG:
+            self.target.emit_store(self.reg_of[t], self._location(t))
+        elif state == IS_CONST:
+            value = self.const_of[t]
+            location = self._location(t)
+            if not self.target.emit_store_imm(value, location):
+                reg = self._alloc_reg(self.allocatable, 0)
+                self.target.emit_movi(reg, value)
+                self.target.emit_store(reg, location)
+                self._assign(reg, t)
+        else:
+            return
+        self.coherent[t] = True
+        if self.kind[t] == _KIND_GLOBAL:
+            self.dirty &= ~(1 << t)
+
+    def _save(self, t: int) -> None:
+        """Store t to memory if needed and drop its register."""
+        self._sync(t)
+        if self.state[t] == IN_REG:
+            self._drop_reg(t)
+
+    # ----------------------------------------------------------------------------------------
+    # Registers
+
+    def _alloc_reg(self, allowed: int, avoid: int, exclude: Optional[int] = None) -> int:
+        """A register in `allowed`, not in `exclude` (default: the op's locked registers), free
+        if possible (preferring ones outside `avoid`), else freed by spilling its value."""
+        if exclude is None:
+            exclude = self.locked
+        candidates = allowed & self.allocatable & ~exclude
+        free = candidates & ~self.occupied
+        if free:
+            preferred = free & ~avoid or free
+            for reg in self.order:
+                if preferred >> reg & 1:
+                    return reg
+        best = -1
+        best_key = None
+        for reg in self.order:
+            if candidates >> reg & 1:
+                owner = self.owner[reg]
+                if owner == OP_COPY:
+                    continue
+                if self.kind[owner] == _KIND_CONST:
+                    cost = 0
+                elif self.coherent[owner]:
+                    cost = 1
+                else:
+                    cost = 2
+                key = (cost, self.last_use[reg])
+                if best_key is None or key < best_key:
+                    best, best_key = reg, key
+        if best < 0:
+            raise RegallocError("no register satisfies the constraint")
+        self._evict(best, avoid)
+        return best
+
+    def _evict(self, reg: int, avoid: int) -> None:
+        """Free `reg`, keeping its temp's value: moved to a free register when there is one
+        (outside `avoid` and the locked ones), else saved to memory."""
+        t = self.owner[reg]
+        if t < 0:
+            self._release(reg)
+            return
+        if self.kind[t] != _KIND_CONST:
+            free = self.allocatable & ~self.occupied & ~self.locked & ~avoid & ~(1 << reg)
+            if free:
+                for new_reg in self.order:
+                    if free >> new_reg & 1:
+                        self.target.emit_mov(new_reg, reg)
+                        self._release(reg)
+                        self._assign(new_reg, t)
+                        return
+        self._save(t)
+
+    def _copy_into(self, reg: int, t: int) -> None:
+        """Put t's value into `reg` without making reg t's home."""
+        state = self.state[t]
+        if state == IN_REG:
+            self.target.emit_mov(reg, self.reg_of[t])
+        elif state == IS_CONST:
+            self.target.emit_movi(reg, self.const_of[t])
+        elif state == IN_MEM:
+            self.target.emit_load(reg, self._location(t))
+        # DEAD: an uninitialised local; any value will do.
+
+    def _load_into_home(self, reg: int, t: int) -> None:
+        """Load t (in memory or constant) into `reg`, which becomes its home."""
+        state = self.state[t]
+        if state == IS_CONST:
+            self.target.emit_movi(reg, self.const_of[t])
+        elif state == IN_MEM:
+            self.target.emit_load(reg, self._location(t))
+            self.coherent[t] = True
+        else:  # DEAD local read before any write: garbage, but give it a home
+            self.coherent[t] = False
+        self._assign(reg, t)
+
+    # ----------------------------------------------------------------------------------------
+    # The walk
+
+    def run(self) -> None:
+        target = self.target
+        for index, op in enumerate(self.block.ops):
+            self.op_index = index
+            name = op.opdef.name
+            if name == "insn_start":
+                target.insn_start(op.consts[0])
+            elif name == "set_label":
+                self._set_label(op)
+            elif FLAG_BITS[name] & MARKER:
+                continue
+            elif not self.reachable:
+                continue   # dead code after an exit, up to the next label
+            elif name == "mov":
+                self._mov(op, index)
+            else:
+                self._op(op, index)
+
+    def _set_label(self, op: Op) -> None:
+        label = op.consts[0]
+        if self.reachable:
+            self._sync_for_label(label.id)
+        self._reset_state(self.liveness.live_at_label.get(label.id, 0))
+        self.target.bind_label(label)
+        self.reachable = True
+
+    def _sync_for_label(self, label_id: int) -> None:
+        """Before a branch to (or the fall through into) a label: every global and every local
+        live at the label must be in memory, where the code after the label finds them.
+        Registers stay valid for the fall-through path of a conditional branch."""
+        self._sync_globals()
+        live = self.liveness.live_at_label.get(label_id, 0)
+        state = self.state
+        for t in self.local_indices:
+            if live >> t & 1 and (state[t] == IN_REG or state[t] == IS_CONST):
+                self._sync(t)
+
+    def _sync_globals(self, mask: int = -1) -> None:
+        for t in _bits(self.dirty & mask):
+            self._sync(t)
+
+    def _save_globals(self) -> None:
+        self._sync_globals()
+        state = self.state
+        for t in range(self.n_globals):
+            if state[t] == IN_REG:
+                self._drop_reg(t)
+
+    def _dying_temps(self, op: Op, dead_inputs: int) -> list[int]:
+        dying = []
+        for position, temp in enumerate(op.ins):
+            if dead_inputs >> position & 1 and temp.index not in dying:
+                dying.append(temp.index)
+        return dying
+
+    def _set_output(self, t: int) -> None:
+        """t is about to receive a new value: forget where its old one was."""
+        if self.state[t] == IN_REG:
+            self._release(self.reg_of[t])
+            self.reg_of[t] = NO_TEMP
+        self.coherent[t] = False
+        if self.kind[t] == _KIND_GLOBAL:
+            self.dirty |= 1 << t
+
+    def _mov(self, op: Op, index: int) -> None:
+        out_t = op.outs[0].index
+        in_t = op.ins[0].index
+        dying = self.liveness.dead_inputs[index] & 1
+        if out_t == in_t:
+            return
+        if self.liveness.dead_outputs[index] & 1:
+            if dying:
+                self._temp_dead(in_t)
+            return
+        state = self.state[in_t]
+        if state == IS_CONST:
+            value = self.const_of[in_t]
+            if dying:
+                self._temp_dead(in_t)
+            self._set_output(out_t)
+            self.state[out_t] = IS_CONST
+            self.const_of[out_t] = value
+            return
+        if state == IN_REG and dying:
+            reg = self.reg_of[in_t]
+            self._temp_dead(in_t)
+            self._set_output(out_t)
+            self._assign(reg, out_t)
+            return
+        self._set_output(out_t)
+        keep = (1 << self.reg_of[in_t]) if state == IN_REG else 0
+        reg = self._alloc_reg(self.allocatable, 0, exclude=keep)
+        self._copy_into(reg, in_t)
+        if dying:
+            self._temp_dead(in_t)
+        self._assign(reg, out_t)
+
+    def _op(self, op: Op, index: int) -> None:
+        opdef = op.opdef
+        flags = FLAG_BITS[opdef.name]
+        liveness = self.liveness
+        dead_inputs = liveness.dead_inputs[index]
+        dead_outputs = liveness.dead_outputs[index]
+        is_value_op = opdef.name in VALUE_OPS
+        state, const_of = self.state, self.const_of
+
+        known = [const_of[temp.index] if state[temp.index] == IS_CONST else None
+                 for temp in op.ins]
+        if is_value_op:
+            all_outputs_dead = dead_outputs == (1 << len(op.outs)) - 1
+            if all_outputs_dead or None not in known:
+                value = None if all_outputs_dead else opdef.fold(*known, *op.consts)
+                for t in self._dying_temps(op, dead_inputs):
+                    self._temp_dead(t)
+                if value is not None:
+                    out_t = op.outs[0].index
+                    self._set_output(out_t)
+                    state[out_t] = IS_CONST
+                    const_of[out_t] = value
+                return
+
+        form = self.target.select(op, known, dead_inputs)
+        constraint = form.constraint
+        dying = self._dying_temps(op, dead_inputs) if dead_inputs else ()
+        self.locked = 0
+        self.copies = 0
+        avoid = constraint.needed_regs
+
+        # 1. Inputs.
+        aliased = constraint.aliased_inputs
+        in_operands: list = [None] * len(op.ins)
+        ins = op.ins
+        in_specs = constraint.ins
+        for i in constraint.input_order:
+            t = ins[i].index
+            in_operands[i] = self._input(t, in_specs[i], i in aliased, t in dying, avoid)
+        input_regs = self.locked
+
+        # 2. Inputs that die here free their registers (outputs may reuse them).
+        for t in dying:
+            self._temp_dead(t)
+
+        # 3. The guest state around the op.
+        if flags & CALL:
+            if call_reads_globals(op):
+                if call_writes_globals(op):
+                    self._save_globals()
+                else:
+                    self._sync_globals()
+        elif flags & BB_END:
+            if flags & BRANCH:
+                self._sync_for_label(op.consts[-1].id)
+            else:
+                self._sync_globals()
+        elif reads_all_globals(op):
+            self._sync_globals()
+        elif opdef.name == "ld_env":
+            self._sync_globals(env_overlap_mask(self.block, op.consts[0], op.consts[1].size))
+
+        # 4. Clobbered registers give up their live values.
+        clobbers = constraint.clobbers
+        if clobbers:
+            for reg in self.order:
+                if clobbers >> reg & 1 and self.owner[reg] != NO_TEMP:
+                    if self.owner[reg] == OP_COPY:
+                        continue
+                    self._evict(reg, avoid | clobbers)
+
+        # 5. Scratch registers.
+        scratch = []
+        for mask in constraint.scratch:
+            reg = self._alloc_reg(mask, avoid)
+            self._assign(reg, OP_COPY)
+            self.locked |= 1 << reg
+            scratch.append(reg)
+        scratch_regs = 0
+        for reg in scratch:
+            scratch_regs |= 1 << reg
+
+        dirty = self._dirty_globals() if form.needs_dirty_globals else None
+
+        # 6. Outputs. Copies of inputs are released: an output may be written over them.
+        for reg in _bits(self.copies):
+            self._release(reg)
+        out_regs = []
+        taken = scratch_regs
+        for position, spec in enumerate(constraint.outs):
+            t = op.outs[position].index
+            if spec.alias is not None:
+                reg = in_operands[spec.alias]
+                self._set_output(t)
+            else:
+                exclude = taken | (input_regs if spec.fresh else input_regs & self.occupied)
+                allowed = spec.regs
+                if allowed & (allowed - 1):
+                    allowed &= ~clobbers   # a free choice keeps out of registers the code uses
+                self._set_output(t)
+                reg = self._alloc_reg(allowed, avoid, exclude=exclude)
+            if self.owner[reg] >= 0:
+                self._save(self.owner[reg])
+            self._assign(reg, t)
+            taken |= 1 << reg
+            out_regs.append(reg)
+
+        # 7. The op's code.
+        form.emit(self.target, op, Operands(in_operands, out_regs, scratch, dirty))
+
+        # 8. After the op.
+        for reg in scratch:
+            self._release(reg)
+        self.locked = 0
+        for position, temp in enumerate(op.outs):
+            if dead_outputs >> position & 1:
+                self._temp_dead(temp.index)
+        if flags & EXIT:
+            self.reachable = False   # the next label resets the state
+        elif opdef.name == "st_env":
+            overlap = env_overlap_mask(self.block, op.consts[0], op.consts[1].size)
+            for t in range(self.n_globals):
+                if overlap >> t & 1 and state[t] != IN_MEM:
+                    if state[t] == IN_REG:
+                        self._release(self.reg_of[t])
+                        self.reg_of[t] = NO_TEMP
+                    state[t] = IN_MEM
+                    self.coherent[t] = True
+                    self.dirty &= ~(1 << t)
+
+    def _input(self, t: int, spec: InSpec, aliased: bool, dies: bool, avoid: int):
+        if spec.ignore:
+            return None
+        state = self.state[t]
+        if state == IS_CONST and spec.imm is not None and spec.imm(self.const_of[t]):
+            return Imm(self.const_of[t])
+        allowed = spec.regs
+        if aliased:
+            # The op overwrites this register: use t's own only if t dies here.
+            if state == IN_REG and dies and allowed >> self.reg_of[t] & 1:
+                reg = self.reg_of[t]
+            else:
+                reg = self._alloc_reg(allowed, avoid)
+                self._copy_into(reg, t)
+                self._assign(reg, OP_COPY)
+                self.copies |= 1 << reg
+            self.locked |= 1 << reg
+            self.last_use[reg] = self.op_index
+            return reg
+        if state == IN_REG:
+            reg = self.reg_of[t]
+            if allowed >> reg & 1:
+                self.locked |= 1 << reg
+                self.last_use[reg] = self.op_index
+                return reg
+            new_reg = self._alloc_reg(allowed, avoid)
+            self.target.emit_mov(new_reg, reg)
+            if self.locked >> reg & 1:
+                # Another input of this op reads t in `reg`: keep it there, use a copy.
+                self._assign(new_reg, OP_COPY)
+                self.copies |= 1 << new_reg
+            else:
+                self._release(reg)
+                self._assign(new_reg, t)
+            self.locked |= 1 << new_reg
+            return new_reg
+        reg = self._alloc_reg(allowed, avoid)
+        self._load_into_home(reg, t)
+        self.locked |= 1 << reg
+        return reg
+
+    def _dirty_globals(self) -> list[tuple[int, Optional[int], Optional[int]]]:
+        dirty = []
+        for t in _bits(self.dirty):
+            offset = self.temps[t].offset
+            if self.state[t] == IN_REG:
+                dirty.append((offset, self.reg_of[t], None))
+            elif self.state[t] == IS_CONST:
+                dirty.append((offset, None, self.const_of[t]))
+        return dirty
+
+
+def _popcount(mask: int) -> int:
+    return bin(mask).count("1")
+
+
+def _bits(mask: int):
+    """Indices of the set bits of a non-negative mask, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low

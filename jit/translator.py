@@ -1,0 +1,192 @@
+"""The generic translation loop (the role of QEMU's accel/tcg/translator.c).
+
+A guest frontend supplies a `TranslatorOps` (its hooks) and a context derived from
+`DisasContextBase`; `translator_loop` drives them:
+
+    tb_start
+    repeat:  fetch_insn -> insn_start (insn_start marker) -> translate_insn
+    until the instruction ended the block, the next instruction is on another guest page, or
+    max_insns instructions were translated
+    tb_stop (emits the block's exit unless the last instruction already did)
+
+Plugin instrumentation is injected through an optional `Instrumentation` object; with None,
+nothing at all is emitted for it.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Optional
+
+from jit.emit import const, gen_add, gen_insn_start, gen_ld_env, gen_st_env, gen_sub, new_temp
+from jit.ir import MO_64, IRBlock, MemOp, Op, Temp
+
+GUEST_PAGE_SIZE = 4096
+
+
+class DisasJump(enum.Enum):
+    """Why translation stops after the current instruction (QEMU's DisasJumpType)."""
+
+    NEXT = enum.auto()      # keep translating
+    TOO_MANY = enum.auto()  # stop here; tb_stop emits a direct exit to pc_next
+    NORETURN = enum.auto()  # the instruction emitted the block's exit itself; tb_stop adds nothing
+
+
+class Instrumentation:
+    """Where plugin instrumentation is inserted. Every hook may emit ops (normally empty
+    plugin_cb_start/plugin_cb_end markers to be filled in later). This base class emits nothing;
+    a plugin layer subclasses it. The translator skips all hook calls when no instrumentation
+    object is given."""
+
+    def tb_start(self, ctx: "DisasContextBase") -> None:
+        """At the start of the block, before its first instruction."""
+
+    def insn_start(self, ctx: "DisasContextBase") -> None:
+        """After the insn_start marker of the instruction at ctx.pc_curr, before its code."""
+
+    def insn_end(self, ctx: "DisasContextBase") -> None:
+        """After the code of the instruction at ctx.pc_curr. When the instruction ended the
+        block (ctx.is_jmp is NORETURN) its exit ops are already emitted, so code placed here is
+        only reached by instructions that fall through."""
+
+    def mem_before(self, ctx: "DisasContextBase", vaddr: Temp, memop: MemOp,
+                   is_store: bool) -> None:
+        """Before a guest memory access; vaddr holds the full virtual address."""
+
+    def mem_after(self, ctx: "DisasContextBase", vaddr: Temp, memop: MemOp,
+                  is_store: bool) -> None:
+        """After a guest memory access (vaddr is still the accessed address)."""
+
+
+class DisasContextBase:
+    """State of one block's translation shared by every guest frontend."""
+
+    def __init__(self, block: IRBlock, block_id: int, pc_first: int, max_insns: int,
+                 instrumentation: Optional[Instrumentation] = None,
+                 page_size: int = GUEST_PAGE_SIZE):
+        self.block = block
+        self.block_id = block_id
+        self.pc_first = pc_first
+        self.pc_curr = pc_first          # pc of the instruction being translated
+        self.pc_next = pc_first          # pc after it (set by fetch_insn)
+        self.max_insns = max_insns
+        self.num_insns = 0
+        self.is_jmp = DisasJump.NEXT
+        self.instrumentation = instrumentation
+        self.page_size = page_size
+        # (op, instruction index): the constants RetiredInsnCounter patches when the block ends.
+        self.insn_count_patches: list[tuple[Op, int]] = []
+
+    def same_page(self, addr: int) -> bool:
+        """Whether addr is on the page of the block's first instruction."""
+        return (addr ^ self.pc_first) < self.page_size
+
+
+class RetiredInsnCounter:
+    """An exact count of retired guest instructions in a u64 env field (RISC-V's instret), for
+    one add per block (the way QEMU's icount counts).
+
+    A block adds the number of instructions it retires to the field when it starts: one
+    ld_env/add/st_env whose constant is known only when the block has been translated, so the
+    add is emitted with a placeholder that `finish` patches. Code inside the block that needs
+    the count as it was before instruction k (a read of the counter, an exit in the middle of
+    the block) subtracts the instructions from k on, a constant patched the same way. A host
+    fault in the middle of a block leaves the whole block counted; code that resumes the guest
+    after one can rewind by the block's instructions from the faulting one on."""
+
+    def __init__(self, env_offset: int):
+        self.env_offset = env_offset
+
+    def gen_block_start(self, ctx: DisasContextBase) -> None:
+        """Add the block's retired instructions (patched by finish) to the counter."""
+        count = new_temp("insn_count")
+        gen_ld_env(count, self.env_offset, MO_64)
+        ctx.insn_count_patches.append((gen_add(count, count, const(0)), 0))
+        gen_st_env(count, self.env_offset, MO_64)
+
+    def gen_count_before(self, ctx: DisasContextBase, insn_index: int) -> Temp:
+        """A temp holding the count before the block's instruction insn_index (0: the first)
+        retires."""
+        count = new_temp("insn_count")
+        gen_ld_env(count, self.env_offset, MO_64)
+        ctx.insn_count_patches.append((gen_sub(count, count, const(0)), insn_index))
+        return count
+
+    def gen_rewind(self, ctx: DisasContextBase, insn_index: int) -> None:
+        """Set the counter to its value before instruction insn_index, for an exit there that
+        does not retire it."""
+        gen_st_env(self.gen_count_before(ctx, insn_index), self.env_offset, MO_64)
+
+    def finish(self, ctx: DisasContextBase, retired: int) -> None:
+        """Patch the constants once the block is translated: `retired` of its instructions
+        retire when it runs to its end (all of them, or all but a trapping last one)."""
+        block = ctx.block
+        for op, insn_index in ctx.insn_count_patches:
+            # The instructions from insn_index to the block's end: added at the block start,
+            # not retired yet when instruction insn_index starts.
+            op.ins[1] = block.const(retired - insn_index)
+        ctx.insn_count_patches.clear()
+
+
+class TranslatorOps:
+    """The hooks a guest frontend implements. `insn_start` has a default: the marker op that
+    maps the following code to the guest instruction."""
+
+    def tb_start(self, ctx: DisasContextBase) -> None:
+        """Emit whatever every block of this guest starts with."""
+
+    def fetch_insn(self, ctx: DisasContextBase) -> bool:
+        """Read the instruction at ctx.pc_next into the context and set ctx.pc_curr/pc_next.
+        Return False if it cannot be fetched and is not the first instruction (the block then
+        ends before it); a fetch fault on the first instruction propagates."""
+        raise NotImplementedError
+
+    def insn_start(self, ctx: DisasContextBase) -> None:
+        gen_insn_start(ctx.pc_curr)
+
+    def translate_insn(self, ctx: DisasContextBase) -> None:
+        """Emit the instruction's code; set ctx.is_jmp if it ends the block."""
+        raise NotImplementedError
+
+    def tb_stop(self, ctx: DisasContextBase) -> None:
+        """Emit the block's exit for DisasJump.TOO_MANY (NORETURN: already emitted)."""
+        raise NotImplementedError
+
+
+def translator_loop(ops: TranslatorOps, ctx: DisasContextBase, max_insns: int) -> IRBlock:
+    """Translate one block into ctx.block and return it (guest_size and n_insns set)."""
+    if max_insns < 1:
+        raise ValueError("a block holds at least one instruction")
+    ctx.max_insns = max_insns
+    instrumentation = ctx.instrumentation
+    ops.tb_start(ctx)
+    if instrumentation is not None:
+        # Plugin hook: block start.
+        instrumentation.tb_start(ctx)
+    while True:
+        if not ops.fetch_insn(ctx):
+            ctx.is_jmp = DisasJump.TOO_MANY
+            break
+        ctx.num_insns += 1
+        ops.insn_start(ctx)
+        if instrumentation is not None:
+            # Plugin hook: instruction start.
+            instrumentation.insn_start(ctx)
+        ops.translate_insn(ctx)
+        if instrumentation is not None:
+            # Plugin hook: after the instruction.
+            instrumentation.insn_end(ctx)
+        if ctx.is_jmp is not DisasJump.NEXT:
+            break
+        if ctx.num_insns >= max_insns or not ctx.same_page(ctx.pc_next):
+            ctx.is_jmp = DisasJump.TOO_MANY
+            break
+    ops.tb_stop(ctx)
+    block = ctx.block
+    block.guest_pc = ctx.pc_first
+    block.guest_size = ctx.pc_next - ctx.pc_first
+    block.n_insns = ctx.num_insns
+    return block
+
+
+__all__ = ["DisasContextBase", "DisasJump", "GUEST_PAGE_SIZE", "Instrumentation",
+           "RetiredInsnCounter", "TranslatorOps", "translator_loop"]
