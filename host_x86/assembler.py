@@ -201,6 +201,7 @@ class Runtime:
         self.fault_exit_address = address + fault_offset
         self.read_fault_tail_address = address + read_tail_offset
         self.write_fault_tail_address = address + write_tail_offset
+        self.end_address = address + asm.offset
         self.entry = ffi.cast("uint64_t (*)(uint64_t, uint64_t, uint64_t)", address)
 
 

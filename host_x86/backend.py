@@ -21,7 +21,7 @@ from host_x86 import encoder as enc
 from host_x86.assembler import PythonHelperBridge, Runtime
 from host_x86.codebuf import CodeBuffer, shared_code_buffer
 from host_x86.encoder import Encoder, shared_encoder
-from host_x86.isel import X86Target
+from host_x86.isel import JumpCache, X86Target
 from host_x86.libc import ffi
 from host_x86.signals import FaultHandler, fault_handler
 from jit.env import ENV_EXIT_REQUEST
@@ -75,15 +75,19 @@ class X86Backend:
         self.encoder = shared_encoder()
         self.code_buffer = shared_code_buffer()
         self.runtime = shared_runtime(self.code_buffer, self.encoder)
+        # Faults are the guest's only in blocks, which follow the runtime in the code cache.
+        blocks_start = self.runtime.end_address
         self.fault_handler: FaultHandler = fault_handler(
-            self.code_buffer.base, self.code_buffer.size, self.runtime.fault_exit_address,
+            blocks_start, self.code_buffer.end - blocks_start, self.runtime.fault_exit_address,
             self.encoder)
         # An exception raised by a Python helper, for the dispatcher to re-raise (and clear).
         self.pending_exception: Optional[BaseException] = None
         self._current_env: Optional[int] = None
+        self._entry = self.runtime.entry
         self._bridge = PythonHelperBridge(self._record_exception)
+        self.jump_cache = JumpCache(ffi)
         self._target = X86Target(self.encoder, self.runtime, guest_limit,
-                                 self._helper_address)
+                                 self._helper_address, self.jump_cache.address)
         self._block_starts: list[int] = []
         self._blocks: list[NativeBlock] = []
         self.stats = CompileStats()
@@ -114,13 +118,15 @@ class X86Backend:
         return native
 
     def execute(self, native: NativeBlock, env_addr: int) -> int:
-        """Run generated code from `native` until it exits; returns the exit value."""
-        outer_env = self._current_env
+        """Run generated code from `native` until it exits; returns the exit value.
+
+        An exception raised by a Python helper meanwhile is in `pending_exception` (the
+        generated code stopped at the next block entry or right after a MAY_STOP call)."""
+        outer_env = self._current_env     # a helper may run guest code on its own
         self._current_env = env_addr
-        try:
-            return int(self.runtime.entry(env_addr, native.host_addr, self.guest_base))
-        finally:
-            self._current_env = outer_env
+        value = self._entry(env_addr, native.host_addr, self.guest_base)
+        self._current_env = outer_env
+        return value
 
     def host_pc_to_guest_pc(self, host_pc: int) -> Optional[int]:
         native = self.block_at(host_pc)

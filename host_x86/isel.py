@@ -20,10 +20,44 @@ from host_x86.assembler import (MAX_HELPER_ARGS, SPILL_SLOTS, Assembler, AsmLabe
 from host_x86.encoder import Encoder
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR
 from jit.exits import ExitKind, encode_exit
-from jit.ir import CallFlag, Cond, IRBlock, Label, MemOp, Op, sign_extend, to_signed
+from jit.ir import MASK64, CallFlag, Cond, IRBlock, Label, MemOp, Op, sign_extend, to_signed
 from jit.regalloc import Constraint, Imm, InSpec, Location, OpForm, Operands, OutSpec
 
 ANY = R.ALLOCATABLE_MASK
+
+
+class JumpCache:
+    """Guest pc -> host entry of its block, probed inline by goto_ptr (indirect jumps, returns).
+
+    A direct-mapped table of ENTRIES pairs (guest pc, host address) indexed by pc bits 1..;
+    an empty entry holds an odd pc, which no RISC-V instruction has, so it never matches.
+    """
+
+    ENTRIES = 4096
+    EMPTY_PC = (1 << 64) - 1
+
+    def __init__(self, ffi):
+        self._table = ffi.new("uint64_t[]", 2 * self.ENTRIES)
+        self.address = int(ffi.cast("uintptr_t", self._table))
+        self.clear()
+
+    def _slot(self, guest_pc: int) -> int:
+        return 2 * ((guest_pc >> 1) & (self.ENTRIES - 1))
+
+    def set(self, guest_pc: int, host_addr: int) -> None:
+        slot = self._slot(guest_pc)
+        # Host address first: generated code compares the pc, then jumps through the address.
+        self._table[slot + 1] = host_addr
+        self._table[slot] = guest_pc
+
+    def remove(self, guest_pc: int) -> None:
+        slot = self._slot(guest_pc)
+        if self._table[slot] == guest_pc:
+            self._table[slot] = self.EMPTY_PC
+
+    def clear(self) -> None:
+        for slot in range(0, 2 * self.ENTRIES, 2):
+            self._table[slot] = self.EMPTY_PC
 NOT_RCX = ANY & ~R.mask_of(R.RCX)
 NOT_RAX_RDX = ANY & ~R.mask_of(R.RAX, R.RDX)
 ONLY_RAX = R.mask_of(R.RAX)
@@ -85,10 +119,6 @@ def store_text(memop: MemOp, value, addr: str) -> tuple[str, tuple[int, ...]]:
     return f"mov {R.PTR_SIZE_BY_BITS[bits]} ptr [{addr}], {R.reg_name(value, bits)}", ()
 
 
-def _signed(value: int) -> int:
-    return to_signed(value)
-
-
 # --------------------------------------------------------------------------------------------
 # Forms shared by many ops
 
@@ -99,8 +129,8 @@ OUT_ANY = OutSpec(ANY)
 OUT_FRESH = OutSpec(ANY, fresh=True)
 
 
-def _alias(index: int, regs: int = ANY) -> OutSpec:
-    return OutSpec(regs, alias=index)
+def _alias(index: int) -> OutSpec:
+    return OutSpec(ANY, alias=index)
 
 
 class X86Target:
@@ -110,14 +140,16 @@ class X86Target:
     spill_slots = SPILL_SLOTS
 
     def __init__(self, encoder: Encoder, runtime: Runtime, guest_limit: int,
-                 helper_address: Callable[[object], int]):
+                 helper_address: Callable[[object], int], jump_cache_address: int):
         if guest_limit & (guest_limit - 1) or not 1 << 12 <= guest_limit < 1 << 63:
             raise ValueError("guest_limit must be a power of two between 2**12 and 2**62")
         self.encoder = encoder
         self.runtime = runtime
         self.epilogue_address = runtime.epilogue_address
+        self.guest_limit = guest_limit
         self.guest_limit_shift = guest_limit.bit_length() - 1
         self.helper_address = helper_address
+        self.jump_cache_address = jump_cache_address
         self.asm: Assembler = Assembler(encoder)
         self.block: Optional[IRBlock] = None
 
@@ -139,7 +171,7 @@ class X86Target:
         stop = self.asm.new_label()
         self.asm.emit("cmp dword ptr [rbp + %], 0", ENV_EXIT_REQUEST)
         self.asm.jcc("ne", stop)
-        self.stubs.append(lambda: self._stop_exit(stop, [], block.guest_pc))
+        self.stubs.append(lambda: self.stop_exit(stop, block.guest_pc))
 
     def finish_block(self) -> Assembler:
         for stub in self.stubs:
@@ -147,41 +179,32 @@ class X86Target:
         self.stubs = []
         return self.asm
 
-    def _label(self, label: Label) -> AsmLabel:
+    def label_for(self, label: Label) -> AsmLabel:
         asm_label = self.labels.get(label.id)
         if asm_label is None:
             asm_label = self.asm.new_label()
             self.labels[label.id] = asm_label
         return asm_label
 
-    def _exit(self, value: int) -> None:
+    def exit_with(self, value: int) -> None:
         if value <= 0xFFFF_FFFF:
             self.asm.emit("mov eax, %", value)
         else:
             self.asm.emit("movabs rax, %", value)
         self.asm.jmp_absolute(self.epilogue_address)
 
-    def _stop_exit(self, label: AsmLabel, dirty_globals, pc: Optional[int]) -> None:
-        """Out-of-line ExitKind.STOP: write back the given dirty globals and env.pc."""
+    def stop_exit(self, label: AsmLabel, pc: Optional[int]) -> None:
+        """Out-of-line ExitKind.STOP with env.pc = pc (the other globals are in env already:
+        at block entry, and before MAY_STOP calls, which are sync points)."""
         asm = self.asm
         asm.bind(label)
-        wide_constants = []
-        for offset, reg, value in dirty_globals:
-            if reg is not None:
-                asm.emit(f"mov qword ptr [rbp + %], {R.r64(reg)}", offset)
-            elif fits_s32(value):
-                asm.emit("mov qword ptr [rbp + %], %", offset, _signed(value))
-            else:
-                wide_constants.append((offset, value))
         if pc is not None and self.pc_offset is not None:
             if fits_s32(pc):
-                asm.emit("mov qword ptr [rbp + %], %", self.pc_offset, _signed(pc))
+                asm.emit("mov qword ptr [rbp + %], %", self.pc_offset, to_signed(pc))
             else:
-                wide_constants.append((self.pc_offset, pc))
-        for offset, value in wide_constants:   # rax is free now: every register was stored
-            asm.emit("movabs rax, %", value)
-            asm.emit("mov qword ptr [rbp + %], rax", offset)
-        self._exit(encode_exit(ExitKind.STOP))
+                asm.emit("movabs rax, %", pc)
+                asm.emit("mov qword ptr [rbp + %], rax", self.pc_offset)
+        self.exit_with(encode_exit(ExitKind.STOP))
 
     # ----------------------------------------------------------------------------------------
     # Moves the allocator asks for
@@ -195,7 +218,7 @@ class X86Target:
         elif value <= 0xFFFF_FFFF:
             self.asm.emit(f"mov {R.r32(dst)}, %", value)
         elif fits_s32(value):
-            self.asm.emit(f"mov {R.r64(dst)}, %", _signed(value))
+            self.asm.emit(f"mov {R.r64(dst)}, %", to_signed(value))
         else:
             self.asm.emit(f"movabs {R.r64(dst)}, %", value)
 
@@ -217,7 +240,7 @@ class X86Target:
         if not fits_s32(value):
             return False
         base, offset = self._memory(location)
-        self.asm.emit(f"mov qword ptr [{base}], %", offset, _signed(value))
+        self.asm.emit(f"mov qword ptr [{base}], %", offset, to_signed(value))
         return True
 
     # ----------------------------------------------------------------------------------------
@@ -228,7 +251,7 @@ class X86Target:
         self.insn_map.append((self.asm.offset, pc))
 
     def bind_label(self, label: Label) -> None:
-        self.asm.bind(self._label(label))
+        self.asm.bind(self.label_for(label))
 
     # ----------------------------------------------------------------------------------------
     # Instruction selection
@@ -240,19 +263,19 @@ class X86Target:
         return selector(self, op, known, dead_inputs)
 
     # Compare helper shared by setcond/movcond/brcond: `cmp a, b` (or `test a, a`).
-    def _compare(self, a: int, b) -> None:
+    def compare(self, a: int, b) -> None:
         if isinstance(b, Imm):
             if b.value == 0:
                 self.asm.emit(f"test {R.r64(a)}, {R.r64(a)}")
             else:
-                self.asm.emit(f"cmp {R.r64(a)}, %", _signed(b.value))
+                self.asm.emit(f"cmp {R.r64(a)}, %", to_signed(b.value))
         else:
             self.asm.emit(f"cmp {R.r64(a)}, {R.r64(b)}")
 
     # Guest memory -------------------------------------------------------------------------
 
-    def _guest_check(self, check_reg: int, address_reg: int, displacement: int,
-                     is_write: bool) -> AsmLabel:
+    def guest_check(self, check_reg: int, address_reg: int, displacement: int,
+                    is_write: bool) -> AsmLabel:
         """check_reg = address; fault unless address < guest_limit. Returns the label to bind
         at the access instruction (the host pc reported for a fault)."""
         asm = self.asm
@@ -264,12 +287,13 @@ class X86Target:
         fault = asm.new_label()
         access = asm.new_label()
         asm.jcc("ne", fault)
-        self.stubs.append(lambda: self._fault_stub(fault, access, address_reg, displacement,
-                                                   is_write))
+        self.stubs.append(lambda: self.fault_stub(fault, access, address_reg, displacement,
+                                                  is_write))
         return access
 
-    def _fault_stub(self, fault: AsmLabel, access: AsmLabel, address_reg: int,
-                    displacement: int, is_write: bool) -> None:
+    def fault_stub(self, fault: AsmLabel, access: AsmLabel, address_reg: int,
+                   displacement: int, is_write: bool) -> None:
+        """Out-of-line exit of an access that the explicit check found out of range."""
         asm = self.asm
         asm.bind(fault)
         if displacement:
@@ -287,7 +311,7 @@ def _guest_address(target: X86Target, address_reg: int, offset: int,
     """(register, displacement) of guest address a + offset; a wide offset is added into the
     last scratch register."""
     if fits_s32(offset):
-        return address_reg, _signed(offset)
+        return address_reg, to_signed(offset)
     wide = scratch[-1]
     target.asm.emit(f"movabs {R.r64(wide)}, %", offset)
     target.asm.emit(f"add {R.r64(wide)}, {R.r64(address_reg)}")
@@ -312,12 +336,13 @@ _ALU_OPS = {
 }
 
 
-def _emit_alu(mnemonic: str, first: int, second: int):
+def _emit_alu(mnemonic: str, second: int):
+    """`mnemonic dst, source`: dst is the register of the other input (the output's alias)."""
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
         dst = R.r64(operands.outs[0])
         source = operands.ins[second]
         if isinstance(source, Imm):
-            target.asm.emit(f"{mnemonic} {dst}, %", _signed(source.value))
+            target.asm.emit(f"{mnemonic} {dst}, %", to_signed(source.value))
         else:
             target.asm.emit(f"{mnemonic} {dst}, {R.r64(source)}")
     return emit
@@ -329,7 +354,7 @@ def _emit_lea_add(first: int, second: int, negate: bool):
         base = R.r64(operands.ins[first])
         source = operands.ins[second]
         if isinstance(source, Imm):
-            value = -_signed(source.value) if negate else _signed(source.value)
+            value = -to_signed(source.value) if negate else to_signed(source.value)
             target.asm.emit(f"lea {dst}, [{base} + %]", value)
         else:
             target.asm.emit(f"lea {dst}, [{base} + {R.r64(source)}]")
@@ -339,7 +364,7 @@ def _emit_lea_add(first: int, second: int, negate: bool):
 def _emit_imul_imm(first: int, second: int):
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
         target.asm.emit(f"imul {R.r64(operands.outs[0])}, {R.r64(operands.ins[first])}, %",
-                        _signed(operands.ins[second].value))
+                        to_signed(operands.ins[second].value))
     return emit
 
 
@@ -357,7 +382,7 @@ def _build_alu_forms():
             ins[second] = REG_OR_S32
             forms[(name, "2addr", first)] = OpForm(
                 Constraint(tuple(ins), (_alias(first),)),
-                _emit_alu(mnemonic, first, second))
+                _emit_alu(mnemonic, second))
     for first in (0, 1):
         second = 1 - first
         ins = [REG, REG]
@@ -400,7 +425,7 @@ _ALU_FORMS = _build_alu_forms()
 # andc: d = a & ~b
 def _emit_andc_imm(target: X86Target, op: Op, operands: Operands) -> None:
     inverted = (~operands.ins[1].value) & ((1 << 64) - 1)
-    target.asm.emit(f"and {R.r64(operands.outs[0])}, %", _signed(inverted))
+    target.asm.emit(f"and {R.r64(operands.outs[0])}, %", to_signed(inverted))
 
 
 def _emit_andc_reg(target: X86Target, op: Op, operands: Operands) -> None:
@@ -408,7 +433,7 @@ def _emit_andc_reg(target: X86Target, op: Op, operands: Operands) -> None:
     target.asm.emit(f"not {dst}")
     source = operands.ins[0]
     if isinstance(source, Imm):
-        target.asm.emit(f"and {dst}, %", _signed(source.value))
+        target.asm.emit(f"and {dst}, %", to_signed(source.value))
     else:
         target.asm.emit(f"and {dst}, {R.r64(source)}")
 
@@ -469,7 +494,7 @@ def _emit_shift(mnemonic: str):
 
 _SHIFT_FORMS = {
     name: (OpForm(Constraint((REG, InSpec(ANY, _always)), (_alias(0),)), _emit_shift(mnemonic)),
-           OpForm(Constraint((InSpec(NOT_RCX), InSpec(ONLY_RCX)), (_alias(0, NOT_RCX),)),
+           OpForm(Constraint((InSpec(NOT_RCX), InSpec(ONLY_RCX)), (_alias(0),)),
                   _emit_shift(mnemonic)))
     for name, mnemonic in _SHIFT_MNEMONICS.items()
 }
@@ -638,7 +663,7 @@ def _emit_setcond(suffix: str, swapped: bool):
         a, b = operands.ins[0], operands.ins[1]
         if swapped:
             a, b = b, a
-        target._compare(a, b)
+        target.compare(a, b)
         dst = operands.outs[0]
         target.asm.emit(f"set{suffix} {R.r8(dst)}")
         target.asm.emit(f"movzx {R.r32(dst)}, {R.r8(dst)}")
@@ -661,7 +686,7 @@ def _emit_movcond(suffix: str, swapped: bool, moved: int):
         a, b = operands.ins[0], operands.ins[1]
         if swapped:
             a, b = b, a
-        target._compare(a, b)
+        target.compare(a, b)
         target.asm.emit(f"cmov{suffix} {R.r64(operands.outs[0])}, "
                         f"{R.r64(operands.ins[moved])}")
     return emit
@@ -699,13 +724,13 @@ def _emit_brcond(suffix: str, swapped: bool):
         a, b = operands.ins[0], operands.ins[1]
         if swapped:
             a, b = b, a
-        target._compare(a, b)
-        target.asm.jcc(suffix, target._label(op.consts[1]))
+        target.compare(a, b)
+        target.asm.jcc(suffix, target.label_for(op.consts[1]))
     return emit
 
 
 def _emit_jump(target: X86Target, op: Op, operands: Operands) -> None:
-    target.asm.jmp(target._label(op.consts[-1]))
+    target.asm.jmp(target.label_for(op.consts[-1]))
 
 
 _BRCOND_FORMS = {(cond, swapped): OpForm(Constraint(_compare_specs(swapped)),
@@ -733,7 +758,7 @@ def _emit_guest_ld(target: X86Target, op: Op, operands: Operands) -> None:
     offset, memop = op.consts
     dst = operands.outs[0]
     address_reg, displacement = _guest_address(target, operands.ins[0], offset, operands.scratch)
-    access = target._guest_check(dst, address_reg, displacement, is_write=False)
+    access = target.guest_check(dst, address_reg, displacement, is_write=False)
     target.asm.bind(access)
     operand, numbers = _host_operand(address_reg, displacement)
     target.asm.emit(load_text(memop, dst, operand), *numbers)
@@ -744,23 +769,51 @@ def _emit_guest_st(target: X86Target, op: Op, operands: Operands) -> None:
     value = operands.ins[0]
     address_reg, displacement = _guest_address(target, operands.ins[1], offset,
                                                operands.scratch)
-    access = target._guest_check(operands.scratch[0], address_reg, displacement, is_write=True)
+    access = target.guest_check(operands.scratch[0], address_reg, displacement, is_write=True)
     target.asm.bind(access)
     operand, numbers = _host_operand(address_reg, displacement)
     text, value_numbers = store_text(memop, value, operand)
     target.asm.emit(text, *numbers, *value_numbers)
 
 
+def _constant_guest_address(target: X86Target, base, offset: int) -> Optional[int]:
+    """The address of an access whose base is a known constant, when it needs no check: below
+    the guest limit (a fault can then only be the host's, on an unmapped page) and within a
+    32-bit displacement of r14."""
+    if base is None:
+        return None
+    address = (base + offset) & MASK64
+    return address if address < min(target.guest_limit, 0x8000_0000) else None
+
+
+def _emit_guest_ld_absolute(target: X86Target, op: Op, operands: Operands) -> None:
+    address = _constant_guest_address(target, operands.ins[0].value, op.consts[0])
+    target.asm.emit(load_text(op.consts[1], operands.outs[0], "r14 + %"), address)
+
+
+def _emit_guest_st_absolute(target: X86Target, op: Op, operands: Operands) -> None:
+    address = _constant_guest_address(target, operands.ins[1].value, op.consts[0])
+    text, value_numbers = store_text(op.consts[1], operands.ins[0], "r14 + %")
+    target.asm.emit(text, address, *value_numbers)
+
+
 _GUEST_LD = OpForm(Constraint((REG,), (OUT_FRESH,)), _emit_guest_ld)
 _GUEST_LD_WIDE = OpForm(Constraint((REG,), (OUT_FRESH,), 0, (ANY,)), _emit_guest_ld)
+# A known base stays an immediate (the predicate holds for every value the selector allows).
+_GUEST_LD_ABSOLUTE = OpForm(Constraint((InSpec(ANY, _always),), (OUT_ANY,)),
+                            _emit_guest_ld_absolute)
 
 
 def _select_guest_ld(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    if _constant_guest_address(target, known[0], op.consts[0]) is not None:
+        return _GUEST_LD_ABSOLUTE
     return _GUEST_LD if fits_s32(op.consts[0]) else _GUEST_LD_WIDE
 
 
 def _select_guest_st(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
     memop = op.consts[1]
+    if _constant_guest_address(target, known[1], op.consts[0]) is not None:
+        return _GUEST_ST_ABSOLUTE_FORMS[memop.size]
     wide = not fits_s32(op.consts[0])
     return _GUEST_ST_FORMS[(memop.size, wide)]
 
@@ -769,6 +822,10 @@ _GUEST_ST_FORMS = {(size, wide): OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[si
                                                    0, (ANY, ANY) if wide else (ANY,)),
                                         _emit_guest_st)
                    for size in (1, 2, 4, 8) for wide in (False, True)}
+_GUEST_ST_ABSOLUTE_FORMS = {size: OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[size]),
+                                                     InSpec(ANY, _always))),
+                                         _emit_guest_st_absolute)
+                            for size in (1, 2, 4, 8)}
 
 
 # env and host memory.
@@ -787,7 +844,7 @@ def _host_pointer(target: X86Target, operands: Operands, pointer_index: int,
                   offset: int) -> tuple[str, tuple[int, ...]]:
     pointer = operands.ins[pointer_index]
     if fits_s32(offset):
-        return f"{R.r64(pointer)} + %", (_signed(offset),)
+        return f"{R.r64(pointer)} + %", (to_signed(offset),)
     wide = operands.scratch[0]
     target.asm.emit(f"movabs {R.r64(wide)}, %", offset)
     return f"{R.r64(pointer)} + {R.r64(wide)}", ()
@@ -854,34 +911,28 @@ def _emit_call(target: X86Target, op: Op, operands: Operands) -> None:
         slot = outgoing_arg_offset(index - len(R.ARGUMENT_REGS))
         argument = operands.ins[index]
         if isinstance(argument, Imm):
-            asm.emit("mov qword ptr [rsp + %], %", slot, _signed(argument.value))
+            asm.emit("mov qword ptr [rsp + %], %", slot, to_signed(argument.value))
         else:
             asm.emit(f"mov qword ptr [rsp + %], {R.r64(argument)}", slot)
     asm.emit("movabs rax, %", target.helper_address(helper))
     asm.emit("call rax")
-    if operands.dirty_globals is not None:
-        # A Python helper asked the guest to stop (or raised): leave with ExitKind.STOP.
+    if helper.flags & CallFlag.MAY_STOP:
+        # The helper asked the guest to stop (or a Python helper raised): leave with STOP.
         stop = asm.new_label()
         asm.emit("cmp dword ptr [rbp + %], 0", ENV_EXIT_REQUEST)
         asm.jcc("ne", stop)
-        dirty = operands.dirty_globals
         pc = target.current_insn_pc
-        target.stubs.append(lambda: target._stop_exit(stop, dirty, pc))
+        target.stubs.append(lambda: target.stop_exit(stop, pc))
 
 
-# One form per (argument count, has result, checks exit_request after the call).
-_CALL_FORMS = {(n, has_result, may_stop): OpForm(_call_constraint(n, has_result), _emit_call,
-                                                 needs_dirty_globals=may_stop)
-               for n in range(MAX_HELPER_ARGS + 1) for has_result in (False, True)
-               for may_stop in (False, True)}
+_CALL_FORMS = {(n, has_result): OpForm(_call_constraint(n, has_result), _emit_call)
+               for n in range(MAX_HELPER_ARGS + 1) for has_result in (False, True)}
 
 
 def _select_call(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
-    helper = op.consts[0]
     if len(op.ins) > MAX_HELPER_ARGS:
         raise NotImplementedError(f"helpers take at most {MAX_HELPER_ARGS} arguments")
-    may_stop = bool(helper.flags & CallFlag.MAY_STOP) and helper.native_address is None
-    return _CALL_FORMS[(len(op.ins), bool(op.outs), may_stop)]
+    return _CALL_FORMS[(len(op.ins), bool(op.outs))]
 
 
 # Leaving the block.
@@ -893,17 +944,33 @@ def _emit_goto_tb(target: X86Target, op: Op, operands: Operands) -> None:
 
 
 def _emit_exit_tb(target: X86Target, op: Op, operands: Operands) -> None:
-    target._exit(op.consts[0])
+    target.exit_with(op.consts[0])
 
 
 def _emit_goto_ptr(target: X86Target, op: Op, operands: Operands) -> None:
-    target._exit(encode_exit(ExitKind.LOOKUP))
+    """Probe the jump cache inline: a hit jumps straight into the target block, a miss goes
+    back to the dispatcher (which translates if needed and fills the entry)."""
+    asm = target.asm
+    pc = R.r64(operands.ins[0])
+    index, entry = operands.scratch
+    # Entry offset = ((pc >> 1) & (entries - 1)) * 16 = (pc & ((entries - 1) << 1)) << 3.
+    asm.emit(f"mov {R.r32(index)}, {R.r32(operands.ins[0])}")
+    asm.emit(f"and {R.r32(index)}, %", (JumpCache.ENTRIES - 1) << 1)
+    asm.emit(f"shl {R.r32(index)}, 3")
+    asm.emit(f"movabs {R.r64(entry)}, %", target.jump_cache_address)
+    asm.emit(f"add {R.r64(entry)}, {R.r64(index)}")
+    miss = asm.new_label()
+    asm.emit(f"cmp {pc}, qword ptr [{R.r64(entry)}]")
+    asm.jcc("ne", miss)
+    asm.emit(f"jmp qword ptr [{R.r64(entry)} + 8]")
+    asm.bind(miss)
+    target.exit_with(encode_exit(ExitKind.LOOKUP))
 
 
 _NO_OPERANDS = Constraint(())
 _GOTO_TB = OpForm(_NO_OPERANDS, _emit_goto_tb)
 _EXIT_TB = OpForm(_NO_OPERANDS, _emit_exit_tb)
-_GOTO_PTR = OpForm(Constraint((IGNORED,)), _emit_goto_ptr)
+_GOTO_PTR = OpForm(Constraint((REG,), scratch=(ANY, ANY)), _emit_goto_ptr)
 
 
 def _select_goto_tb(target: X86Target, op: Op, known: list, dead: int) -> OpForm:

@@ -108,6 +108,10 @@ class Dispatcher:
                 chain_from = (self.natives[block_id], slot)
                 continue
             if kind is ExitKind.LOOKUP:
+                if self.chaining:
+                    # Let generated code find the target of this indirect jump by itself.
+                    target = env.read_u64(pc_offset)
+                    backend.jump_cache.set(target, self.lookup_or_translate(target).host_addr)
                 continue
             if kind is ExitKind.SYSCALL:
                 status = self.runtime.on_syscall(env)

@@ -28,7 +28,6 @@ BRANCH = OpFlag.BRANCH.value
 EXIT = OpFlag.EXIT.value
 CALL = OpFlag.CALL.value
 MARKER = OpFlag.MARKER.value
-SIDE_EFFECTS = OpFlag.SIDE_EFFECTS.value
 _SYNC_BITS = OpFlag.SIDE_EFFECTS.value | OpFlag.CAN_FAULT.value | OpFlag.BB_END.value
 # Ops (other than calls, which depend on their helper) that need every global in env.
 _READS_ALL_GLOBALS = {name: bool(bits & _SYNC_BITS) and not bits & CALL
@@ -40,8 +39,11 @@ def call_reads_globals(op: Op) -> bool:
 
     A helper that may write globals is also given written-back globals: after the call the
     allocator reloads globals from env, and env must then hold every global the helper did not
-    write."""
+    write. A MAY_STOP helper may make the block leave right after it returns, with the guest
+    state in env."""
     flags = op.consts[0].flags
+    if flags & CallFlag.MAY_STOP:
+        return True
     return not (flags & CallFlag.NO_READ_GLOBALS and flags & CallFlag.NO_WRITE_GLOBALS)
 
 

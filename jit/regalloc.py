@@ -38,8 +38,6 @@ OP_COPY = -2   # the register holds a value only for the current op (a copy of a
 
 _NO_OWNERS = [NO_TEMP] * 16
 _KIND_GLOBAL, _KIND_LOCAL, _KIND_CONST = range(3)
-_KIND_CODES = {TempKind.GLOBAL: _KIND_GLOBAL, TempKind.LOCAL: _KIND_LOCAL,
-               TempKind.CONST: _KIND_CONST}
 
 
 class RegallocError(Exception):
@@ -111,15 +109,12 @@ class Constraint:
 class Operands:
     """The allocation of one op, handed to the target's emitter."""
 
-    __slots__ = ("ins", "outs", "scratch", "dirty_globals")
+    __slots__ = ("ins", "outs", "scratch")
 
-    def __init__(self, ins, outs, scratch, dirty_globals):
-        self.ins: list = ins                 # register number, Imm, or None (ignored input)
-        self.outs: list[int] = outs
-        self.scratch: list[int] = scratch
-        # Only for forms that ask: (env offset, register or None, constant or None) of every
-        # global whose env copy is stale at the op (used by out-of-line exits after calls).
-        self.dirty_globals: Optional[list[tuple[int, Optional[int], Optional[int]]]] = dirty_globals
+    def __init__(self, ins: list, outs: list[int], scratch: list[int]):
+        self.ins = ins            # per input: register number, Imm, or None (ignored input)
+        self.outs = outs
+        self.scratch = scratch
 
 
 @dataclass(frozen=True)
@@ -129,7 +124,6 @@ class OpForm:
 
     constraint: Constraint
     emit: Callable[[object, Op, Operands], None]
-    needs_dirty_globals: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +156,10 @@ class _BlockAllocator:
         temps = block.temps
         n_temps = len(temps)
         self.temps = temps
-        self.kind = [_KIND_CODES[temp.kind] for temp in temps]
+        n_globals = len(block.globals.temps)   # globals come first, then locals and constants
+        self.kind = [_KIND_GLOBAL] * n_globals + [
+            _KIND_LOCAL if temp.kind is TempKind.LOCAL else _KIND_CONST
+            for temp in temps[n_globals:]]
         self.state = [DEAD] * n_temps
         self.reg_of = [NO_TEMP] * n_temps
         self.const_of = [0] * n_temps
@@ -179,7 +176,7 @@ class _BlockAllocator:
             self.allocatable |= 1 << reg
         self.free_slots: list[int] = []
         self.next_slot = 0
-        self.n_globals = len(block.globals.temps)
+        self.n_globals = n_globals
         self.local_indices = [t for t in range(n_temps) if self.kind[t] == _KIND_LOCAL]
         self.const_indices = [t for t in range(n_temps) if self.kind[t] == _KIND_CONST]
         for t in self.const_indices:
@@ -544,25 +541,19 @@ class _BlockAllocator:
 
         # 4. Clobbered registers give up their live values.
         clobbers = constraint.clobbers
-        if clobbers:
-            for reg in self.order:
-                if clobbers >> reg & 1 and self.owner[reg] != NO_TEMP:
-                    if self.owner[reg] == OP_COPY:
-                        continue
-                    self._evict(reg, avoid | clobbers)
+        for reg in _bits(clobbers & self.occupied):
+            if self.owner[reg] != OP_COPY:     # input copies are the op's own
+                self._evict(reg, avoid | clobbers)
 
         # 5. Scratch registers.
         scratch = []
+        scratch_regs = 0
         for mask in constraint.scratch:
             reg = self._alloc_reg(mask, avoid)
             self._assign(reg, OP_COPY)
             self.locked |= 1 << reg
             scratch.append(reg)
-        scratch_regs = 0
-        for reg in scratch:
             scratch_regs |= 1 << reg
-
-        dirty = self._dirty_globals() if form.needs_dirty_globals else None
 
         # 6. Outputs. Copies of inputs are released: an output may be written over them.
         for reg in _bits(self.copies):
@@ -588,7 +579,7 @@ class _BlockAllocator:
             out_regs.append(reg)
 
         # 7. The op's code.
-        form.emit(self.target, op, Operands(in_operands, out_regs, scratch, dirty))
+        form.emit(self.target, op, Operands(in_operands, out_regs, scratch))
 
         # 8. After the op.
         for reg in scratch:
@@ -650,16 +641,6 @@ class _BlockAllocator:
         self._load_into_home(reg, t)
         self.locked |= 1 << reg
         return reg
-
-    def _dirty_globals(self) -> list[tuple[int, Optional[int], Optional[int]]]:
-        dirty = []
-        for t in _bits(self.dirty):
-            offset = self.temps[t].offset
-            if self.state[t] == IN_REG:
-                dirty.append((offset, self.reg_of[t], None))
-            elif self.state[t] == IS_CONST:
-                dirty.append((offset, None, self.const_of[t]))
-        return dirty
 
 
 def _popcount(mask: int) -> int:

@@ -168,6 +168,35 @@ def test_loads_from_read_only_page_and_wrapped_addresses_work(backend, space):
     assert get(env, "a2") == 0x55667788
 
 
+def test_accesses_at_constant_addresses(backend, space, env):
+    """Known addresses below 2**31 need no check; others take the checked path."""
+    space.poke(DATA + 0x100, (0xFEDC_BA98_7654_8210).to_bytes(8, "little"))
+
+    def block(load_address, store_address):
+        E.begin_block(G, 0x1100)
+        E.gen_insn_start(0x1100)
+        E.gen_guest_ld(R["a0"], E.const(load_address), 0x10, MO_16S)
+        E.gen_insn_start(0x1104)
+        E.gen_guest_st(R["a1"], E.const(store_address - 8), 8, MO_32)
+        E.gen_insn_start(0x1108)
+        E.gen_guest_st(E.const(0x7F), E.const(store_address), 4, MO_8)
+        E.gen_exit_tb(LOOKUP)
+        return E.end_block()
+
+    _, native_env = run_both(backend, space, block(DATA + 0xF0, DATA + 0x200),
+                             {"a1": 0x1234_5678_9ABC})
+    assert get(native_env, "a0") == 0xFFFF_FFFF_FFFF_8210
+    for load_address, store_address, fault_address, pc in [
+            (UNMAPPED, DATA, UNMAPPED + 0x10, 0x1100),
+            (DATA, READ_ONLY, READ_ONLY, 0x1104),
+            (DATA, 1 << 40, 1 << 40, 0x1104),
+            (DATA, 0x9000_0000, 0x9000_0000, 0x1104)]:
+        native = backend.compile(block(load_address, store_address), 0)
+        assert decode_exit(backend.execute(native, env.addr))[0] is ExitKind.FAULT
+        assert env.read_u64(ENV_FAULT_ADDR) == fault_address
+        assert backend.host_pc_to_guest_pc(env.read_u64(ENV_FAULT_HOST_PC)) == pc
+
+
 def test_many_faults_leave_the_process_and_handler_intact(backend, space, env):
     native = backend.compile(_faulting_load_block(), 0)
     for round_number in range(300):
@@ -799,3 +828,34 @@ def test_liveness_of_locals_across_a_backward_branch():
     assert liveness.cross_label_locals == 1 << counter.index
     assert liveness.dead_inputs[3] == 0b01   # sub: the old counter dies, the new one is written
     assert not liveness.dead_inputs[4] & 1   # brcond: counter is read again after the branch
+
+
+def _indirect_block(pc: int, target_register: str) -> object:
+    """a0 += 1; jump to the address held in target_register (goto_ptr)."""
+    E.begin_block(G, pc)
+    E.gen_insn_start(pc)
+    E.gen_add(R["a0"], R["a0"], E.const(1))
+    E.gen_mov(R["pc"], R[target_register])
+    E.gen_goto_ptr(R["pc"])
+    return E.end_block()
+
+
+def test_goto_ptr_jumps_through_the_jump_cache_and_misses_to_the_dispatcher(backend, env):
+    jumper = backend.compile(_indirect_block(0xB000, "a1"), 1)
+    landing = backend.compile(_simple_block(0xC000), 2)
+    set_globals(env, a0=0, a1=0xC000)
+    # Empty cache: a miss returns LOOKUP with env.pc = the target.
+    assert decode_exit(backend.execute(jumper, env.addr))[0] is ExitKind.LOOKUP
+    assert get(env, "a0") == 1 and env.read_u64(OFF_PC) == 0xC000
+    # Filled: the jump goes straight on into the landing block, which exits through its slot.
+    backend.jump_cache.set(0xC000, landing.host_addr)
+    assert decode_exit(backend.execute(jumper, env.addr)) == (ExitKind.CHAIN, 0, 1)
+    assert get(env, "a0") == 3 and env.read_u64(OFF_PC) == 0xC004
+    # A pc with the same cache index but another value must miss, not jump to the landing.
+    set_globals(env, a1=0xC000 + 2 * backend.jump_cache.ENTRIES)
+    assert decode_exit(backend.execute(jumper, env.addr))[0] is ExitKind.LOOKUP
+    assert env.read_u64(OFF_PC) == 0xC000 + 2 * backend.jump_cache.ENTRIES
+    # Removed entries miss again.
+    backend.jump_cache.remove(0xC000)
+    set_globals(env, a1=0xC000)
+    assert decode_exit(backend.execute(jumper, env.addr))[0] is ExitKind.LOOKUP

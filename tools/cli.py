@@ -57,7 +57,8 @@ def run(argv: list[str]) -> int:
                 return 1
         else:
             log_stream = sys.stderr
-    guest_argv = [options.argv0 or options.program] + options.guest_args
+    argv0 = options.program if options.argv0 is None else options.argv0
+    guest_argv = [argv0] + options.guest_args
     try:
         machine = Machine.create(options.program, guest_argv, _guest_environment(options),
                                  log_stream=log_stream, log_items=options.log_items,

@@ -41,7 +41,7 @@ class Machine:
         try:
             process = GuestProcess.load(path, argv, envp)
         except GuestLoadError as error:
-            raise MachineError(str(error)) from None
+            raise MachineError(f"cannot run {path}: {error}") from None
         return cls(process, DebugLog(log_stream, frozenset(log_items)))
 
     def run(self) -> int:
