@@ -118,9 +118,9 @@ class GuestDeadlock(ProcessExit):
         super().__init__(1, f"guest deadlock: {detail}")
 
 
-# Signal dispositions (asm-generic values, the same as the host's).
+# The initial signal state's values (guest/syscalls/guest_abi.py has the whole ABI; this module
+# cannot import it, guest.syscalls imports this one).
 SIG_DFL = 0
-SIG_IGN = 1
 SS_DISABLE = 2
 
 

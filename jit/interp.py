@@ -10,7 +10,7 @@ from typing import Protocol
 
 from jit.env import ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, encode_exit
-from jit.ir import IRBlock, Label, MemOp, Op, OpFlag, Temp, TempKind, u64
+from jit.ir import IRBlock, Label, MemOp, Op, Temp, TempKind, u64
 
 
 class EnvAccess(Protocol):
@@ -109,7 +109,7 @@ def run_block(block: IRBlock, env: EnvAccess, memory: MemoryAccess, host_memory=
             write(op.outs[0], u64(opdef.fold(*[read(t) for t in op.ins], *op.consts)))
             continue
         name = opdef.name
-        if opdef.flags & OpFlag.MARKER:
+        if opdef.marker:
             continue
         if name == "br":
             pc = _jump(label_index, op.consts[0])

@@ -196,6 +196,13 @@ class OpFlag(enum.Flag):
     MARKER = enum.auto()        # emits no code (insn_start, plugin markers)
 
 
+_FLAG_ATTRIBUTES = (
+    ("bb_end", OpFlag.BB_END), ("branch", OpFlag.BRANCH), ("cond", OpFlag.COND),
+    ("side_effects", OpFlag.SIDE_EFFECTS), ("call", OpFlag.CALL),
+    ("can_fault", OpFlag.CAN_FAULT), ("exit", OpFlag.EXIT), ("marker", OpFlag.MARKER),
+)
+
+
 @dataclass(frozen=True)
 class OpDef:
     """One IR operation.
@@ -213,6 +220,16 @@ class OpDef:
     flags: OpFlag = OpFlag.NONE
     fold: Optional[Callable[..., int]] = None
     doc: str = ""
+
+    def __post_init__(self):
+        # Plain booleans derived from the flags: passes test them per op, and enum.Flag
+        # arithmetic is far too slow for the translator's inner loops.
+        flags = self.flags
+        for attribute, flag in _FLAG_ATTRIBUTES:
+            object.__setattr__(self, attribute, bool(flags & flag))
+        object.__setattr__(self, "removable_if_unused",
+                           not flags & (OpFlag.SIDE_EFFECTS | OpFlag.BB_END | OpFlag.MARKER
+                                        | OpFlag.BRANCH | OpFlag.CALL))
 
 
 def _div_s(a: int, b: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from jit.ir import MASK64, OPS, CallFlag, IRBlock, Op, OpFlag, Temp, TempKind, u64
+from jit.ir import MASK64, OPS, CallFlag, IRBlock, Op, Temp, TempKind, u64
 
 _MOV = OPS["mov"]
 _BR = OPS["br"]
@@ -20,21 +20,28 @@ class _Knowledge:
     """What is known about temps at the current point of one basic block."""
 
     def __init__(self, n_globals: int):
-        self.copy_of: dict[int, Temp] = {}   # temp index -> the temp (or const) it equals
-        self.n_globals = n_globals           # globals are the first temps of every block
+        self.copy_of: dict[int, Temp] = {}        # temp index -> the temp (or const) it equals
+        self.copies: dict[int, set[int]] = {}     # source index -> indexes that copy it
+        self.n_globals = n_globals                # globals are the first temps of every block
 
     def forget_all(self) -> None:
         self.copy_of.clear()
+        self.copies.clear()
 
     def forget_globals(self) -> None:
-        self.copy_of = {index: source for index, source in self.copy_of.items()
-                        if index >= self.n_globals and source.kind is not TempKind.GLOBAL}
+        for index in list(self.copy_of):
+            if index < self.n_globals or self.copy_of[index].kind is TempKind.GLOBAL:
+                self._forget(index)
+
+    def _forget(self, index: int) -> None:
+        source = self.copy_of.pop(index, None)
+        if source is not None:
+            self.copies[source.index].discard(index)
 
     def written(self, temp: Temp) -> None:
         """temp gets a new value: nothing may still be a copy of its old value."""
-        self.copy_of.pop(temp.index, None)
-        stale = [index for index, source in self.copy_of.items() if source is temp]
-        for index in stale:
+        self._forget(temp.index)
+        for index in self.copies.pop(temp.index, ()):
             del self.copy_of[index]
 
     def canonical(self, temp: Temp) -> Temp:
@@ -43,6 +50,7 @@ class _Knowledge:
     def record_copy(self, dst: Temp, source: Temp) -> None:
         if dst is not source:
             self.copy_of[dst.index] = source
+            self.copies.setdefault(source.index, set()).add(dst.index)
 
 
 def _simplify(op: Op, block: IRBlock) -> Optional[tuple[str, list[Temp]]]:
@@ -128,19 +136,19 @@ def propagate_and_fold(block: IRBlock) -> None:
             known.written(out)
         if op.name == "mov":
             known.record_copy(op.outs[0], op.ins[0])
-        if opdef.flags & OpFlag.CALL and not op.consts[0].flags & CallFlag.NO_WRITE_GLOBALS:
+        if opdef.call and not op.consts[0].flags & CallFlag.NO_WRITE_GLOBALS:
             known.forget_globals()
-        if opdef.flags & OpFlag.BB_END:
+        if opdef.bb_end:
             known.forget_all()
         new_ops.append(op)
     block.ops = new_ops
 
 
 def _is_removable(op: Op) -> bool:
-    flags = op.opdef.flags
-    if flags & OpFlag.CALL:
+    opdef = op.opdef
+    if opdef.call:
         return bool(op.consts[0].flags & CallFlag.NO_SIDE_EFFECTS)
-    return not flags & (OpFlag.SIDE_EFFECTS | OpFlag.BB_END | OpFlag.MARKER | OpFlag.BRANCH)
+    return opdef.removable_if_unused
 
 
 def remove_dead_code(block: IRBlock) -> None:
@@ -159,7 +167,7 @@ def remove_dead_code(block: IRBlock) -> None:
     for label in block.labels:
         label.refs = 0
     for op in block.ops:
-        if op.opdef.flags & OpFlag.BRANCH:
+        if op.opdef.branch:
             op.const("label").refs += 1
 
 
@@ -173,9 +181,9 @@ def _dce_pass(block: IRBlock, live_at_label: dict[int, frozenset[int]]):
         if name == "set_label":
             new_live_at_label[op.consts[0].id] = frozenset(live)
             continue
-        if op.opdef.flags & OpFlag.BRANCH:
+        if op.opdef.branch:
             target_live = live_at_label.get(op.const("label").id, frozenset())
-            if op.opdef.flags & OpFlag.COND:
+            if op.opdef.cond:
                 live |= target_live
             else:
                 live = set(target_live)

@@ -1,5 +1,5 @@
 """Property test: random IR blocks give the same exit value, globals, env fields and guest memory
-natively as in the reference interpreter (jit/interp.py).
+natively as in the reference interpreter (jit/interp.py), with the optimizer off and on.
 
 Blocks mix every value op over globals, locals and constants, guest loads and stores (8 to 64
 bits, signed and unsigned) into a mapped area, env loads and stores, forward branches to labels,
@@ -19,6 +19,7 @@ from jit import emit as E
 from jit.cpustate import CpuEnv
 from jit.exits import ExitKind, encode_exit
 from jit.interp import run_block
+from jit.optimize import optimize
 from jit.ir import (INT64_MIN, MASK64, OPS, VALUE_OPS, CallFlag, Cond, HelperInfo, MemOp)
 
 G = make_globals()
@@ -250,3 +251,14 @@ def test_random_blocks_agree_with_the_interpreter(backend, space, data):
                             lambda env: run_block(block, env, space, HostMemory()),
                             global_values, memory, env_fields)
     assert native_result == reference_result, block.dump()
+
+    # The optimizer must not change what the block computes, interpreted or native.
+    unoptimized_dump = block.dump()
+    optimize(block)
+    optimized_interpreted = _run(space, block,
+                                 lambda env: run_block(block, env, space, HostMemory()),
+                                 global_values, memory, env_fields)
+    assert optimized_interpreted == reference_result, (unoptimized_dump, block.dump())
+    optimized_native = backend.compile(block, 0)
+    assert _run(space, block, lambda env: backend.execute(optimized_native, env.addr),
+                global_values, memory, env_fields) == reference_result, block.dump()

@@ -114,7 +114,8 @@ def test_amo_over_edge_values(operation, width):
         effective_operand = regs.get(rs2, 0) if rs2 else 0
         result = run([enc_amo(name, rd, rs1, rs2, aq=index & 1, rl=(index >> 1) & 1)], regs,
                      memory)
-        label = f"{name} x{rd}, x{rs2}, (x{rs1}) mem={memory_value:#x} operand={effective_operand:#x}"
+        label = (f"{name} x{rd}, x{rs2}, (x{rs1}) mem={memory_value:#x} "
+                 f"operand={effective_operand:#x}")
         assert result.kind is ExitKind.CHAIN and result.pc == BASE + 4, label
         expected_memory = bytearray(initial)
         new_value = amo_model(operation, bits, memory_value, effective_operand)

@@ -15,7 +15,7 @@ from typing import Optional
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_translate import (BASE, EDGES, MASK, SparseMemory, code_bytes,  # noqa: E402
+from test_translate import (BASE, EDGES, SparseMemory, code_bytes,  # noqa: E402
                             enc_b, enc_i, enc_jal, enc_r, enc_s, enc_shift, enc_u, frontend_for,
                             native_comparison, new_env, run, run_code)
 

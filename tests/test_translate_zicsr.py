@@ -84,7 +84,8 @@ def test_fp_csrs(name, csr):
         regs[10] = regs[12] = 0x5555
         result = run([enc_csr(name, rd, csr, source)], regs,
                      env_fields={OFF_FFLAGS: fflags, OFF_FRM: frm})
-        label = f"{name} x{rd}, {csr:#x}, {source} (operand {operand:#x}) fflags={fflags:#x} frm={frm}"
+        label = (f"{name} x{rd}, {csr:#x}, {source} (operand {operand:#x}) "
+                 f"fflags={fflags:#x} frm={frm}")
         assert result.kind is ExitKind.CHAIN and result.pc == BASE + 4, label
         assert result.env.read_u64(OFF_FFLAGS) == fflags_after, label
         assert result.env.read_u64(OFF_FRM) == frm_after, label
@@ -117,9 +118,10 @@ def test_which_accesses_happen():
 
 def test_writing_frm_or_fcsr_ends_the_block_and_fflags_does_not():
     follow = enc_i("addi", 5, 0, 7)
-    for word, ends in [(enc_csr("csrrwi", 0, FRM, 3), True), (enc_csr("csrrw", 0, FCSR, 6), True),
-                       (enc_csr("csrrsi", 0, FRM, 1), True), (enc_csr("csrrwi", 0, FFLAGS, 3), False),
-                       (csrr(10, FRM), False), (csrr(10, FCSR), False)]:
+    cases = [(enc_csr("csrrwi", 0, FRM, 3), True), (enc_csr("csrrw", 0, FCSR, 6), True),
+             (enc_csr("csrrsi", 0, FRM, 1), True), (enc_csr("csrrwi", 0, FFLAGS, 3), False),
+             (csrr(10, FRM), False), (csrr(10, FCSR), False)]
+    for word, ends in cases:
         result = run([word, follow])
         assert result.block.n_insns == (1 if ends else 2), f"{word:#010x}"
         assert (result.kind, result.slot) == (ExitKind.CHAIN, 0)

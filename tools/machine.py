@@ -39,9 +39,15 @@ class Machine:
     def create(cls, path: str, argv: list[str], envp: list[str],
                log_stream: Optional[TextIO] = None, log_items=frozenset(), options=None):
         try:
-            process = GuestProcess.load(path, argv, envp)
+            process = GuestProcess.load(path, argv, envp,
+                                        sysroot=options.sysroot if options else None)
         except GuestLoadError as error:
             raise MachineError(f"cannot run {path}: {error}") from None
+        if options is not None and options.strace:
+            process.strace = sys.stderr
+        if log_stream is not None and log_stream is not sys.stderr:
+            # The guest must not write into (or close) the log file tcgjit writes its dumps to.
+            process.reserved_host_fds.add(log_stream.fileno())
         return cls(process, DebugLog(log_stream, frozenset(log_items)))
 
     def run(self) -> int:

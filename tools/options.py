@@ -19,6 +19,8 @@ class Options:
     argv0: Optional[str] = None
     log_items: frozenset = frozenset()
     log_file: Optional[str] = None
+    sysroot: Optional[str] = None
+    strace: bool = False
     env_set: dict[str, str] = field(default_factory=dict)
     env_unset: list[str] = field(default_factory=list)
     show_help: bool = False
@@ -70,6 +72,9 @@ OPTION_TABLE = (
     OptionSpec(("-E",), "var=value", "set an environment variable for the guest", _set_env),
     OptionSpec(("-U",), "var", "remove an environment variable from the guest",
                lambda o, v: o.env_unset.append(v)),
+    OptionSpec(("-L",), "path", "sysroot: where the dynamic linker and the guest's absolute "
+               "paths are looked up first", lambda o, v: setattr(o, "sysroot", v)),
+    OptionSpec(("-strace",), None, "log every system call to stderr", _flag("strace")),
     OptionSpec(("-0",), "argv0", "force the guest's argv[0]", lambda o, v: setattr(o, "argv0", v)),
 )
 _BY_NAME = {name: spec for spec in OPTION_TABLE for name in spec.names}

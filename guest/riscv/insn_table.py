@@ -6,7 +6,7 @@ Three kinds of declarations, each written once:
   "pos:len" from the most significant part of the value to the least; "pos:sLEN" marks the
   segment that carries the sign (immediates are sign-extended from it). `shift` appends zero bits
   (B/J offsets are multiples of 2, U immediates are `imm << 12`) and `adjust` maps the result
-  (compressed register fields like "x8 + rs1'" will use it).
+  (the compressed register fields: x8 + rs1'). `Field.fixed` is an operand no bits carry.
 * `Format`: a named set of fields (R, I, S, B, U, J, the shift-immediate forms, ...).
 * `Pattern`: one instruction: its name, its fixed bits written as a bit string with '-' for the
   bits the fields use, its format and the extension that defines it. The length of the bit string
@@ -18,8 +18,8 @@ functions; nothing else needs to know about it.
 
 Compressed instructions are patterns of 16 characters whose format computes the operands of the
 32-bit instruction they expand to (decodetree's insn16.decode): `c.addi4spn` has the fields
-rd = x8 + rd', rs1 = 2 (a `Field.constant`) and imm = nzuimm, and names `addi` in `expands_to`,
-whose translate function then runs unchanged.
+rd = x8 + rd', rs1 = 2 (`Field.fixed`) and imm = nzuimm, and names `addi` in `expands_to`, whose
+translate function then runs unchanged.
 
 Patterns may overlap only when one is strictly more specific than the other (it fixes a superset
 of the other's bits); the more specific one wins. Reserved encodings inside a defined pattern are

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from guest.errors import GuestFault
-from guest.riscv.cpu import (GPR_NAMES, OFF_FFLAGS, OFF_FRM, OFF_INSTRET, fpr_offset)
+from guest.riscv.cpu import GPR_NAMES, OFF_FFLAGS, OFF_FRM, OFF_INSTRET, fpr_offset
 from guest.riscv.decode import DECODER, DecodedInsn, Decoder, insn_size
 from guest.riscv.disas import format_listing
 from jit.emit import (begin_block, const, end_block, gen_add, gen_and, gen_andc, gen_andi,
