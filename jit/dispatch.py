@@ -10,6 +10,8 @@ from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC
 from jit.exits import ExitKind, decode_exit
 from jit.pipeline import Pipeline
 
+PAGE_SHIFT = 12
+
 
 class GuestSignal(Exception):
     """The guest got a fatal synchronous signal (no guest handler): the run ends."""
@@ -65,6 +67,7 @@ class Dispatcher:
         self.fetch_fault_types = fetch_fault_types
         self.blocks: dict[int, object] = {}     # guest pc -> native block
         self.natives: list[object] = []         # block id -> native block
+        self.blocks_by_page: dict[int, list] = {}  # guest page -> [(native, guest end)]
         self.exec_log = pipeline.log.enabled("exec")
         # With -d exec every block entry must come back through the dispatcher to be logged.
         self.chaining = not self.exec_log
@@ -73,12 +76,39 @@ class Dispatcher:
         native = self.blocks.get(pc)
         if native is None:
             try:
-                _, native = self.pipeline.translate(pc, len(self.natives))
+                block, native = self.pipeline.translate(pc, len(self.natives))
             except self.fetch_fault_types as fault:
                 raise GuestSignal(signal.SIGSEGV, pc, getattr(fault, "addr", pc)) from None
             self.natives.append(native)
             self.blocks[pc] = native
+            end = pc + max(block.guest_size, 1)
+            for page in range(pc >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+                self.blocks_by_page.setdefault(page, []).append((native, end))
         return native
+
+    def invalidate_range(self, start: int, end: int) -> None:
+        """Drop every translation of guest code in [start, end): it was rewritten, unmapped or
+        made non-executable. Chained jumps into the dropped blocks are undone first."""
+        for page in range(start >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+            for native, block_end in self.blocks_by_page.pop(page, ()):
+                if native.guest_pc < end and block_end > start:
+                    self._drop(native)
+                else:
+                    self.blocks_by_page.setdefault(page, []).append((native, block_end))
+
+    def invalidate_all(self) -> None:
+        for native in list(self.blocks.values()):
+            self._drop(native)
+        self.blocks_by_page.clear()
+
+    def _drop(self, native) -> None:
+        if self.blocks.get(native.guest_pc) is not native:
+            return
+        del self.blocks[native.guest_pc]
+        self.backend.unchain_incoming(native)
+        for slot in list(native.chained):
+            self.backend.unchain(native, slot)
+        self.backend.jump_cache.remove(native.guest_pc)
 
     def request_exit(self) -> None:
         """Ask generated code to come back at the next block entry (safe from a signal handler)."""
@@ -119,6 +149,11 @@ class Dispatcher:
                     return status
             elif kind is ExitKind.FAULT:
                 raise self._fault_signal()
+            elif kind is ExitKind.SYNC_ICACHE:
+                self.invalidate_all()
+            elif kind is ExitKind.MISALIGNED:
+                raise GuestSignal(signal.SIGBUS, env.read_u64(pc_offset),
+                                  env.read_u64(ENV_FAULT_ADDR))
             elif kind is ExitKind.ILLEGAL:
                 pc = env.read_u64(pc_offset)
                 raise GuestSignal(signal.SIGILL, pc, detail=self.runtime.describe_illegal(pc))

@@ -17,6 +17,8 @@ class ExitKind(enum.IntEnum):
     FAULT = 4      # guest memory fault: env.fault_addr; env.fault_host_pc locates the guest pc
     BREAK = 5      # ebreak at env.pc
     STOP = 6       # exit_request seen, or a Python callback asked the guest to stop
+    MISALIGNED = 7  # misaligned atomic access: env.fault_addr, env.pc = the instruction (SIGBUS)
+    SYNC_ICACHE = 8  # fence.i: translated code may be stale; env.pc = the next instruction
 
 
 def encode_exit(kind: ExitKind, slot: int = 0, block_id: int = 0) -> int:

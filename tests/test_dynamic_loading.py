@@ -3,6 +3,7 @@ auxiliary vector that hands control to it, and guest file lookups through the sy
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -265,3 +266,28 @@ def test_the_dynamic_linkers_library_loading_syscalls():
             assert call(process, "close", fd) == 0
     finally:
         process.close()
+
+
+@needs_riscv_sysroot
+def test_glibc_dynamic_program_runs_through_the_translator(capfd):
+    # The whole path: ld.so from the sysroot, libc.so.6 found through it by the guest's own
+    # openat, mapped with file mmaps, then main's printf and exit status.
+    import io
+    machine_module = pytest.importorskip("tools.machine")
+    from jit.pipeline import DebugLog
+    process = GuestProcess.load(str(HELLO_DYNAMIC), ["hello_dynamic", "one"], [],
+                                sysroot=str(RISCV_SYSROOT))
+    trace = io.StringIO()
+    process.strace = trace
+    try:
+        status = machine_module.Machine(process, DebugLog(None, frozenset())).run()
+    finally:
+        process.close()
+    assert capfd.readouterr().out == "argv[0] = hello_dynamic\nargv[1] = one\n"
+    assert status == 7
+    text = trace.getvalue()
+    libc_fd = re.search(r'openat\(AT_FDCWD,"/lib/libc\.so\.6",O_RDONLY\|O_CLOEXEC\) = (\d+)\n',
+                        text)
+    assert libc_fd is not None, text
+    assert f"PROT_READ|PROT_EXEC,MAP_PRIVATE|MAP_DENYWRITE,{libc_fd.group(1)},0) = 0x" in text
+    assert text.endswith("exit_group(7)\n")

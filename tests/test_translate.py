@@ -679,7 +679,7 @@ def test_jalr():
     (ECALL, ExitKind.SYSCALL, 4, 4), (EBREAK, ExitKind.BREAK, 4, 4),
     (0xFFFFFFFF, ExitKind.ILLEGAL, 4, 4),
     (0x00000000, ExitKind.ILLEGAL, 4, 2),     # a 16-bit encoding, illegal
-    (FENCE_I, ExitKind.LOOKUP, 8, 4),
+    (FENCE_I, ExitKind.SYNC_ICACHE, 8, 4),
 ])
 def test_block_ending_instructions(word, kind, pc_offset, size):
     """After one ordinary instruction; env.pc is the instruction's own pc, or the next one for

@@ -1,6 +1,6 @@
 """RV64A, translated and interpreted (jit/interp.py), against a model of the spec written here:
 every AMO over edge values, LR/SC success and failure paths, the reservation's life, precise
-state on faults, and misaligned addresses (the address-misaligned exception: ExitKind.FAULT with
+state on faults, and misaligned addresses (the address-misaligned exception: ExitKind.MISALIGNED with
 env.pc exact, matching qemu-user's SIGBUS point)."""
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_misaligned_atomic_exits_with_a_precise_fault(name, misalignment, is_wri
     memory = data_memory(bytes(range(64)))
     result = run(words, {10: 123, 11: address, 12: 0xFF},
                  memory, env_fields={OFF_INSTRET: 1000})
-    assert result.kind is ExitKind.FAULT
+    assert result.kind is ExitKind.MISALIGNED
     assert result.pc == BASE + 8                                 # the atomic instruction
     assert result.env.read_u64(ENV_FAULT_ADDR) == address
     assert result.env.read_u64(ENV_FAULT_IS_WRITE) == int(is_write)
@@ -294,7 +294,7 @@ def test_sc_with_a_reservation_at_a_misaligned_address_faults():
     memory = data_memory()
     words = [enc_amo("lr.w", 10, 11), enc_amo("sc.d", 12, 11, 13)]
     result = run(words, {11: DATA + 4, 12: 77}, memory)
-    assert result.kind is ExitKind.FAULT and result.pc == BASE + 4
+    assert result.kind is ExitKind.MISALIGNED and result.pc == BASE + 4
     assert result.env.read_u64(ENV_FAULT_ADDR) == DATA + 4
     assert result.env.read_u64(ENV_FAULT_IS_WRITE) == 1
     assert result.x(12) == 77
@@ -342,8 +342,9 @@ def test_native_atomics_agree_with_the_interpreter():
      {11: DATA + 4, 13: 7}, ExitKind.CHAIN),
     # misaligned: the out-of-line exit, with instret rewound
     ([enc_i("addi", 5, 0, 1), enc_amo("amoadd.d", 10, 11, 12), enc_i("addi", 6, 0, 1)],
-     {11: DATA + 4, 12: 1}, ExitKind.FAULT),
-    ([enc_amo("lr.w", 10, 11), enc_amo("sc.d", 12, 11, 13)], {11: DATA + 4}, ExitKind.FAULT),
+     {11: DATA + 4, 12: 1}, ExitKind.MISALIGNED),
+    ([enc_amo("lr.w", 10, 11), enc_amo("sc.d", 12, 11, 13)], {11: DATA + 4},
+     ExitKind.MISALIGNED),
     # a host fault on the load
     ([enc_i("addi", 5, 0, 1), enc_amo("amoswap.w", 10, 11, 12)], {10: 3, 11: 0x900000},
      ExitKind.FAULT),

@@ -7,7 +7,7 @@ from typing import Optional, TextIO
 
 from guest.elf_loader import GuestLoadError
 from guest.process import GuestProcess
-from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_PC, gpr_offset, make_globals
+from guest.riscv.cpu import ENV_ARCH_SIZE, INITIAL_FIELD_VALUES, OFF_PC, gpr_offset, make_globals
 from guest.riscv.linux_user import RiscvLinuxRuntime
 from guest.riscv.translate import GuestFault, RiscvFrontend
 from host_x86.backend import X86Backend
@@ -32,6 +32,8 @@ class Machine:
         self.pipeline = Pipeline(self.frontend, self.backend, log)
         self.dispatcher = Dispatcher(self.pipeline, self.backend, self.env, self.runtime,
                                      fetch_fault_types=(GuestFault,))
+        for offset, value in INITIAL_FIELD_VALUES.items():
+            self.env.write_u64(offset, value)
         self.env.write_u64(OFF_PC, process.entry)
         self.env.write_u64(gpr_offset(SP), process.initial_sp)
 

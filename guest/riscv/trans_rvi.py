@@ -143,8 +143,8 @@ def trans_fence(ctx: DisasContext, a) -> bool:
 
 
 def trans_fence_i(ctx: DisasContext, a) -> bool:
-    # The guest may have written code: continue through the dispatcher, not a chained jump.
-    gen_exit_to_dispatcher(ctx, ctx.pc_next)
+    # The guest may have written code: the dispatcher drops stale translations and continues.
+    gen_exit_to_dispatcher(ctx, ctx.pc_next, ExitKind.SYNC_ICACHE)
     return True
 
 

@@ -207,11 +207,12 @@ def gen_jump_indirect(ctx: DisasContext, target: Temp) -> None:
     ctx.is_jmp = DisasJump.NORETURN
 
 
-def gen_exit_to_dispatcher(ctx: DisasContext, next_pc: int) -> None:
-    """Return to the dispatcher, which looks next_pc up again (after FENCE.I, so that code
-    modified by the guest is retranslated): no chaining."""
+def gen_exit_to_dispatcher(ctx: DisasContext, next_pc: int,
+                           kind: ExitKind = ExitKind.LOOKUP) -> None:
+    """Return to the dispatcher, which continues at next_pc: no chaining. FENCE.I passes
+    SYNC_ICACHE so that code the guest modified is retranslated."""
     gen_mov(ctx.pc_global, const(u64(next_pc)))
-    gen_exit_tb(encode_exit(ExitKind.LOOKUP))
+    gen_exit_tb(encode_exit(kind))
     ctx.is_jmp = DisasJump.NORETURN
 
 
@@ -340,9 +341,9 @@ def gen_fp_store(ctx: DisasContext, rs2: int, rs1: int, offset: int, memop: MemO
 
 def gen_check_aligned(ctx: DisasContext, addr: Temp, memop: MemOp, is_write: bool) -> None:
     """Atomics need naturally aligned addresses: a misaligned one raises the address-misaligned
-    exception. Linux delivers SIGBUS (BUS_ADRALN) and qemu-user does the same; for now the
-    exit is ExitKind.FAULT (which the dispatcher turns into SIGSEGV) with env.fault_addr = addr
-    and env.pc = the instruction, which does not retire. The exit is out of line."""
+    exception. Linux delivers SIGBUS (BUS_ADRALN) and qemu-user does the same: the exit is
+    ExitKind.MISALIGNED (SIGBUS in the dispatcher) with env.fault_addr = addr and env.pc = the
+    instruction, which does not retire. The exit is out of line."""
     alignment_mask = memop.size - 1
     if alignment_mask == 0 or (addr.is_const and addr.value & alignment_mask == 0):
         return    # a constant address comes from x0: it is 0
@@ -360,7 +361,7 @@ def gen_check_aligned(ctx: DisasContext, addr: Temp, memop: MemOp, is_write: boo
         gen_st_env(const(int(is_write)), ENV_FAULT_IS_WRITE, MO_64)
         gen_st_env(const(0), ENV_FAULT_HOST_PC, MO_64)   # no host pc: env.pc is exact
         gen_mov(ctx.pc_global, const(insn_pc))
-        gen_exit_tb(encode_exit(ExitKind.FAULT))
+        gen_exit_tb(encode_exit(ExitKind.MISALIGNED))
 
     ctx.out_of_line.append(emit_misaligned_exit)
 
