@@ -320,6 +320,10 @@ class GuestMemory:
     def remove_change_listener(self, listener: ChangeListener) -> None:
         self._change_listeners.remove(listener)
 
+    def notify_code_changed(self, addr: int, size: int) -> None:
+        """The guest says it rewrote code in [addr, addr + size) (riscv_flush_icache)."""
+        self._notify(addr, size, MemoryChange.WRITE)
+
     def _notify(self, addr: int, size: int, kind: MemoryChange) -> None:
         for listener in list(self._change_listeners):
             listener(addr, size, kind)

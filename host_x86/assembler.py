@@ -194,9 +194,16 @@ class Runtime:
         asm.emit("mov qword ptr [rbp + %], rax", ENV_FAULT_HOST_PC)
         asm.emit("mov eax, %", encode_exit(ExitKind.FAULT))
         asm.jmp(epilogue)
+        # Where an empty jump-cache entry points: should a guest pc equal the empty marker,
+        # the inline probe "hits" and lands here, which is just the miss path.
+        asm.align(16)
+        lookup_exit_offset = asm.offset
+        asm.emit("mov eax, %", encode_exit(ExitKind.LOOKUP))
+        asm.jmp(epilogue)
         address = code_buffer.allocate(asm.offset)
         code_buffer.write(address, asm.finish(address))
         self.entry_address = address
+        self.lookup_exit_address = address + lookup_exit_offset
         self.epilogue_address = address + epilogue_offset
         self.fault_exit_address = address + fault_offset
         self.read_fault_tail_address = address + read_tail_offset

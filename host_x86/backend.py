@@ -85,7 +85,7 @@ class X86Backend:
         self._current_env: Optional[int] = None
         self._entry = self.runtime.entry
         self._bridge = PythonHelperBridge(self._record_exception)
-        self.jump_cache = JumpCache(ffi)
+        self.jump_cache = JumpCache(ffi, self.runtime.lookup_exit_address)
         self._target = X86Target(self.encoder, self.runtime, guest_limit,
                                  self._helper_address, self.jump_cache.address)
         self._block_starts: list[int] = []

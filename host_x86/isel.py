@@ -30,15 +30,17 @@ class JumpCache:
     """Guest pc -> host entry of its block, probed inline by goto_ptr (indirect jumps, returns).
 
     A direct-mapped table of ENTRIES pairs (guest pc, host address) indexed by pc bits 1..;
-    an empty entry holds an odd pc, which no RISC-V instruction has, so it never matches.
+    an empty entry holds an odd pc, which no RISC-V instruction has, and the address of the
+    runtime's lookup exit, so that even a pc equal to the marker safely takes the miss path.
     """
 
     ENTRIES = 4096
     EMPTY_PC = (1 << 64) - 1
 
-    def __init__(self, ffi):
+    def __init__(self, ffi, miss_address: int):
         self._table = ffi.new("uint64_t[]", 2 * self.ENTRIES)
         self.address = int(ffi.cast("uintptr_t", self._table))
+        self.miss_address = miss_address
         self.clear()
 
     def _slot(self, guest_pc: int) -> int:
@@ -54,10 +56,12 @@ class JumpCache:
         slot = self._slot(guest_pc)
         if self._table[slot] == guest_pc:
             self._table[slot] = self.EMPTY_PC
+            self._table[slot + 1] = self.miss_address
 
     def clear(self) -> None:
         for slot in range(0, 2 * self.ENTRIES, 2):
             self._table[slot] = self.EMPTY_PC
+            self._table[slot + 1] = self.miss_address
 NOT_RCX = ANY & ~R.mask_of(R.RCX)
 NOT_RAX_RDX = ANY & ~R.mask_of(R.RAX, R.RDX)
 ONLY_RAX = R.mask_of(R.RAX)

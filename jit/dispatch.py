@@ -89,7 +89,12 @@ class Dispatcher:
     def invalidate_range(self, start: int, end: int) -> None:
         """Drop every translation of guest code in [start, end): it was rewritten, unmapped or
         made non-executable. Chained jumps into the dropped blocks are undone first."""
-        for page in range(start >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+        first_page, last_page = start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
+        if last_page - first_page >= len(self.blocks_by_page):
+            pages = [page for page in self.blocks_by_page if first_page <= page <= last_page]
+        else:
+            pages = range(first_page, last_page + 1)
+        for page in pages:
             for native, block_end in self.blocks_by_page.pop(page, ()):
                 if native.guest_pc < end and block_end > start:
                     self._drop(native)

@@ -11,4 +11,8 @@ ENV_FAULT_HOST_PC = -24      # u64: host rip of the faulting instruction (0 if e
 ENV_SAVED_RSP = -32          # u64: host rsp inside the prologue, for leaving from a signal handler
 ENV_FAULT_IS_WRITE = -40     # u64: 1 if the faulting access was a store
 ENV_SCRATCH = -64            # 16 bytes of scratch for the backend
+ENV_CPU_INDEX = -72          # u64: index of the vCPU running on this env (plugin callbacks get it)
+ENV_PLUGIN_SCOREBOARDS = -80 # u64: host address of this vCPU's plugin scoreboard region
+ENV_PLUGIN_MEM_CBS = -88     # u64: handle of the memory callbacks of the instruction running,
+                             # for helpers that access guest memory (0: none)
 ENV_HEADER_SIZE = 128        # bytes reserved below env

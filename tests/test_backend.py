@@ -859,3 +859,12 @@ def test_goto_ptr_jumps_through_the_jump_cache_and_misses_to_the_dispatcher(back
     backend.jump_cache.remove(0xC000)
     set_globals(env, a1=0xC000)
     assert decode_exit(backend.execute(jumper, env.addr))[0] is ExitKind.LOOKUP
+
+
+def test_goto_ptr_to_the_empty_marker_pc_takes_the_miss_path(backend, env):
+    """An empty jump-cache entry holds an odd marker pc; an IR block may still jump to that very
+    value (the IR allows any u64): the probe then matches and must land on the miss path."""
+    jumper = backend.compile(_indirect_block(0xB100, "a1"), 1)
+    set_globals(env, a0=0, a1=backend.jump_cache.EMPTY_PC)
+    assert decode_exit(backend.execute(jumper, env.addr))[0] is ExitKind.LOOKUP
+    assert env.read_u64(OFF_PC) == backend.jump_cache.EMPTY_PC

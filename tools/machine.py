@@ -35,6 +35,9 @@ class Machine:
         for offset, value in INITIAL_FIELD_VALUES.items():
             self.env.write_u64(offset, value)
         self.env.write_u64(OFF_PC, process.entry)
+        # Code the guest unmaps, re-protects or rewrites through a syscall must be retranslated.
+        process.memory.add_change_listener(
+            lambda addr, size, _kind: self.dispatcher.invalidate_range(addr, addr + size))
         self.env.write_u64(gpr_offset(SP), process.initial_sp)
 
     @classmethod

@@ -2,6 +2,7 @@
 fetch for the translator, and descriptions of faulting instructions."""
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 from guest.errors import GuestFault
@@ -29,6 +30,11 @@ class RiscvLinuxRuntime:
         try:
             result = do_syscall(self.process, number, args)
         except ProcessExit as exit_:
+            if exit_.message:
+                # Killed by a signal (abort), or a deadlock: say why, in one line.
+                sys.stdout.flush()
+                sys.stderr.write(f"tcgjit: {exit_.message}\n")
+                sys.stderr.flush()
             return exit_.status
         env.write_u64(gpr_offset(REG_A0), result)
         env.write_u64(OFF_PC, env.read_u64(OFF_PC) + ECALL_SIZE)

@@ -214,6 +214,19 @@ def sys_madvise(process: GuestProcess, args: list[int]) -> int:
     return 0
 
 
+SYS_RISCV_FLUSH_ICACHE_LOCAL = 1
+
+
+def sys_riscv_flush_icache(process: GuestProcess, args: list[int]) -> int:
+    """The guest wrote code it is about to run. Linux flushes the whole instruction cache
+    whatever the range says (programs may rely on that), so every translation is dropped.
+    The LOCAL flag only limits the flush to the calling thread: the same with one thread."""
+    if args[2] & ~SYS_RISCV_FLUSH_ICACHE_LOCAL:
+        return -EINVAL
+    process.memory.notify_code_changed(0, process.memory.size)
+    return 0
+
+
 def register_memory_mgmt(table: SyscallTable) -> None:
     table.register("brk", sys_brk, (ArgKind.PTR,), ArgKind.PTR)
     table.register("mmap", sys_mmap, (ArgKind.PTR, ArgKind.UINT, ArgKind.PROT, ArgKind.MAP_FLAGS,
@@ -223,3 +236,5 @@ def register_memory_mgmt(table: SyscallTable) -> None:
     table.register("mremap", sys_mremap, (ArgKind.PTR, ArgKind.UINT, ArgKind.UINT, ArgKind.HEX,
                                           ArgKind.PTR), ArgKind.PTR)
     table.register("madvise", sys_madvise, (ArgKind.PTR, ArgKind.UINT, ArgKind.MADVICE))
+    table.register("riscv_flush_icache", sys_riscv_flush_icache,
+                   (ArgKind.PTR, ArgKind.PTR, ArgKind.HEX))
