@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from guest import errno_riscv
-from guest.memory import PAGE_SIZE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE
+from guest.memory import PAGE_SIZE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, MemoryChange
 from guest.process import GuestProcess
 from guest.syscalls import SYSCALLS, ArgKind, ProcessExit, SyscallTable, do_syscall
 from guest.syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
@@ -88,7 +88,8 @@ IMPLEMENTED = {
     "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "openat",
     "fstat", "newfstatat", "statx", "faccessat", "faccessat2", "readlinkat", "getdents64",
     "getcwd", "chdir", "fchdir", "unlinkat", "mkdirat", "renameat2", "umask", "fcntl", "dup",
-    "dup3", "pipe2", "ioctl",
+    "dup3", "pipe2", "ioctl", "ftruncate", "fsync", "fdatasync", "linkat", "symlinkat",
+    "riscv_flush_icache",
     # memory
     "brk", "mmap", "munmap", "mprotect", "mremap", "madvise",
     # processes, threads, futexes
@@ -1511,3 +1512,47 @@ def test_riscv_hwprobe(process):
              for i in range(len(keys))]
     assert pairs == [(3, 1), (4, 0b11), (5, 0), (0, 0), (U64, 0)]   # IMA; FD and C; unknown
     assert call(process, "riscv_hwprobe", SCRATCH, 1, 0, 0, 1) == -errno_riscv.EINVAL
+
+
+def test_ftruncate_fsync_fdatasync(process, tmp_path):
+    path = tmp_path / "file"
+    path.write_bytes(b"0123456789")
+    fd = os.open(path, os.O_RDWR)
+    try:
+        assert call(process, "ftruncate", fd, 4) == 0
+        assert path.read_bytes() == b"0123"
+        assert call(process, "ftruncate", fd, -1) == -errno_riscv.EINVAL
+        assert call(process, "fsync", fd) == 0
+        assert call(process, "fdatasync", fd) == 0
+    finally:
+        os.close(fd)
+    assert call(process, "ftruncate", 987, 0) == -errno_riscv.EBADF
+    assert call(process, "fsync", 987) == -errno_riscv.EBADF
+
+
+def test_linkat_and_symlinkat(process, tmp_path):
+    directory = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        (tmp_path / "target").write_text("data")
+        put_string(process, SCRATCH, "target")
+        put_string(process, SCRATCH + 0x100, "hard")
+        assert call(process, "linkat", directory, SCRATCH, directory, SCRATCH + 0x100, 0) == 0
+        assert os.stat(tmp_path / "hard").st_ino == os.stat(tmp_path / "target").st_ino
+        assert call(process, "linkat", directory, SCRATCH, directory, SCRATCH + 0x100, 0) == \
+            -errno_riscv.EEXIST
+        assert call(process, "linkat", directory, SCRATCH, directory, SCRATCH + 0x100, 1) == \
+            -errno_riscv.EINVAL
+        put_string(process, SCRATCH + 0x200, "soft")
+        assert call(process, "symlinkat", SCRATCH, directory, SCRATCH + 0x200) == 0
+        assert os.readlink(tmp_path / "soft") == "target"
+        assert call(process, "symlinkat", SCRATCH, 999, SCRATCH + 0x200) == -errno_riscv.EBADF
+    finally:
+        os.close(directory)
+
+
+def test_riscv_flush_icache_reports_the_whole_space_as_rewritten(process):
+    changes = []
+    process.memory.add_change_listener(lambda addr, size, kind: changes.append((addr, size, kind)))
+    assert call(process, "riscv_flush_icache", 0x10000, 0x10010, 0) == 0
+    assert changes == [(0, process.memory.size, MemoryChange.WRITE)]
+    assert call(process, "riscv_flush_icache", 0, 0, 2) == -errno_riscv.EINVAL

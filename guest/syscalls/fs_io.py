@@ -8,7 +8,7 @@ first byte gives -EFAULT, as Linux does when the copy faults.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from guest.errno_riscv import EBADF, EFAULT, EINVAL
 from guest.syscalls.guest_abi import SEEK_HOLE, SEEK_SET
@@ -164,7 +164,31 @@ def sys_close(process: GuestProcess, args: list[int]) -> int:
     return 0
 
 
+def sys_ftruncate(process: GuestProcess, args: list[int]) -> int:
+    fd = _host_fd(process, args[0])
+    if fd is None:
+        return -EBADF
+    length = as_int64(args[1])
+    if length < 0:
+        return -EINVAL
+    os.ftruncate(fd, length)
+    return 0
+
+
+def _sync_with(sync: Callable[[int], None]):
+    def handler(process: GuestProcess, args: list[int]) -> int:
+        fd = _host_fd(process, args[0])
+        if fd is None:
+            return -EBADF
+        sync(fd)
+        return 0
+    return handler
+
+
 def register_fs_io(table: SyscallTable) -> None:
+    table.register("ftruncate", sys_ftruncate, (ArgKind.FD, ArgKind.INT))
+    table.register("fsync", _sync_with(os.fsync), (ArgKind.FD,))
+    table.register("fdatasync", _sync_with(os.fdatasync), (ArgKind.FD,))
     table.register("read", sys_read, (ArgKind.FD, ArgKind.OUT_BUFFER, ArgKind.UINT))
     table.register("write", sys_write, (ArgKind.FD, ArgKind.IN_BUFFER, ArgKind.UINT))
     table.register("readv", sys_readv, (ArgKind.FD, ArgKind.IOVEC, ArgKind.INT))

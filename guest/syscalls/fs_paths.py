@@ -300,6 +300,37 @@ def sys_mkdirat(process: GuestProcess, args: list[int]) -> int:
     return 0
 
 
+AT_SYMLINK_FOLLOW = 0x400
+
+
+def sys_linkat(process: GuestProcess, args: list[int]) -> int:
+    flags = as_int32(args[4])
+    if flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH):
+        return -EINVAL
+    old_path = read_path(process, args[1])
+    new_path = read_path(process, args[3])
+    try:
+        old_dirfd = _os_dir_fd(_host_dirfd(process, args[0], old_path))
+        new_dirfd = _os_dir_fd(_host_dirfd(process, args[2], new_path))
+    except _BadDirFd:
+        return -EBADF
+    os.link(old_path, new_path, src_dir_fd=old_dirfd, dst_dir_fd=new_dirfd,
+            follow_symlinks=bool(flags & AT_SYMLINK_FOLLOW))
+    return 0
+
+
+def sys_symlinkat(process: GuestProcess, args: list[int]) -> int:
+    # The link's content is stored as given: it is not a path tcgjit resolves now.
+    target = process.memory.read_cstring(args[0])
+    link_path = read_path(process, args[2])
+    try:
+        dir_fd = _os_dir_fd(_host_dirfd(process, args[1], link_path))
+    except _BadDirFd:
+        return -EBADF
+    os.symlink(target, link_path, dir_fd=dir_fd)
+    return 0
+
+
 def sys_renameat2(process: GuestProcess, args: list[int]) -> int:
     # riscv64 has no renameat (asm-generic leaves it out unless __ARCH_WANT_RENAMEAT): its
     # libcs call renameat2 with flags 0.
@@ -345,3 +376,6 @@ def register_fs_paths(table: SyscallTable) -> None:
     table.register("renameat2", sys_renameat2,
                    (ArgKind.DIRFD, ArgKind.STRING, ArgKind.DIRFD, ArgKind.STRING, ArgKind.HEX))
     table.register("umask", sys_umask, (ArgKind.OCTAL,), ArgKind.OCTAL)
+    table.register("linkat", sys_linkat,
+                   (ArgKind.DIRFD, ArgKind.STRING, ArgKind.DIRFD, ArgKind.STRING, ArgKind.HEX))
+    table.register("symlinkat", sys_symlinkat, (ArgKind.STRING, ArgKind.DIRFD, ArgKind.STRING))
