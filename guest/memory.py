@@ -35,7 +35,8 @@ from typing import Callable, Iterator
 
 import cffi
 
-PAGE_SIZE = 4096
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = PAGE_SIZE - 1
 GUEST_ADDRESS_BITS = 38
 GUEST_ADDRESS_SPACE_SIZE = 1 << GUEST_ADDRESS_BITS
@@ -308,6 +309,9 @@ class GuestMemory:
         self.mmap_top = size
         self._protections = ProtectionMap()
         self._change_listeners: list[ChangeListener] = []
+        # Pages the guest may write that hold translated code: read-only on the host, so that
+        # a guest store into them faults and the JIT can drop the stale translation.
+        self._code_pages: set[int] = set()
         self._release = weakref.finalize(self, _release_region, self.base, size)
 
     # --- change listeners -----------------------------------------------------------------------
@@ -323,6 +327,48 @@ class GuestMemory:
     def notify_code_changed(self, addr: int, size: int) -> None:
         """The guest says it rewrote code in [addr, addr + size) (riscv_flush_icache)."""
         self._notify(addr, size, MemoryChange.WRITE)
+
+    # --- write protection of translated code ----------------------------------------------------
+
+    def protect_code(self, addr: int, size: int) -> None:
+        """Code in [addr, addr+size) has been translated: make the pages of it the guest may
+        write read-only on the host (the guest's own view of their protection is unchanged)."""
+        for page in range(addr >> PAGE_SHIFT, ((addr + max(size, 1) - 1) >> PAGE_SHIFT) + 1):
+            if page in self._code_pages:
+                continue
+            prot = self._protections.protection_at(page << PAGE_SHIFT)
+            if prot is not None and _is_writable(prot):
+                _host_mprotect(self.base + (page << PAGE_SHIFT), PAGE_SIZE,
+                               _host_protection(prot) & ~PROT_WRITE)
+                self._code_pages.add(page)
+
+    def unprotect_code_page(self, addr: int) -> bool:
+        """A guest store to addr faulted. If its page is read-only only because it holds
+        translated code, make it writable again, report the rewrite of the page to the change
+        listeners (which drop the translations) and return True; else return False."""
+        page = addr >> PAGE_SHIFT
+        if page not in self._code_pages:
+            return False
+        self._release_code_pages(page << PAGE_SHIFT, PAGE_SIZE, restore_host=True)
+        self._notify(page << PAGE_SHIFT, PAGE_SIZE, MemoryChange.WRITE)
+        return True
+
+    def _release_code_pages(self, addr: int, length: int, restore_host: bool) -> None:
+        """Forget the code protection of the pages in [addr, addr+length); with restore_host,
+        give them back their guest protection on the host first."""
+        if not self._code_pages:
+            return
+        first, last = addr >> PAGE_SHIFT, (addr + length - 1) >> PAGE_SHIFT
+        if last - first >= len(self._code_pages):
+            pages = [page for page in self._code_pages if first <= page <= last]
+        else:
+            pages = [page for page in range(first, last + 1) if page in self._code_pages]
+        for page in pages:
+            self._code_pages.discard(page)
+            if restore_host:
+                prot = self._protections.protection_at(page << PAGE_SHIFT)
+                _host_mprotect(self.base + (page << PAGE_SHIFT), PAGE_SIZE,
+                               _host_protection(prot if prot is not None else PROT_NONE))
 
     def _notify(self, addr: int, size: int, kind: MemoryChange) -> None:
         for listener in list(self._change_listeners):
@@ -406,6 +452,7 @@ class GuestMemory:
             self._notify_if_mapped(addr, length, MemoryChange.UNMAP, was_mapped)
             raise
         self._protections.set_range(addr, addr + length, prot)
+        self._release_code_pages(addr, length, restore_host=False)
         self._notify_if_mapped(addr, length, MemoryChange.MAP, was_mapped)
 
     def protect(self, addr: int, size: int, prot: int) -> None:
@@ -419,6 +466,7 @@ class GuestMemory:
             raise GuestMemoryError(hole, length - (hole - addr), "protect")
         _host_mprotect(self.base + addr, length, _host_protection(prot))
         self._protections.set_range(addr, addr + length, prot)
+        self._release_code_pages(addr, length, restore_host=False)
         self._notify_if_mapped(addr, length, MemoryChange.PROTECT, True)
 
     def unmap(self, addr: int, size: int) -> None:
@@ -444,6 +492,8 @@ class GuestMemory:
         """
         old_length = self._check_page_range(old_addr, old_size, "move")
         new_length = self._check_page_range(new_addr, new_size, "move")
+        # Moved host pages keep their host protection: give code pages back their own first.
+        self._release_code_pages(old_addr, old_length, restore_host=True)
         if old_addr < new_addr + new_length and new_addr < old_addr + old_length:
             raise ValueError("move: the old and new ranges overlap")
         prot = self.uniform_protection(old_addr, old_length)
@@ -527,6 +577,7 @@ class GuestMemory:
         flags = _HOST_MAP_PRIVATE | _HOST_MAP_ANONYMOUS | _HOST_MAP_FIXED | _HOST_MAP_NORESERVE
         _host_mmap(self.base + addr, length, PROT_NONE, flags)
         self._protections.set_range(addr, addr + length, None)
+        self._release_code_pages(addr, length, restore_host=False)
 
     def protection(self, addr: int) -> int | None:
         """The guest protection of the page holding addr, or None if it is not mapped."""
@@ -624,6 +675,7 @@ class GuestMemory:
         """A writable buffer over guest memory (no copy) after a write check, e.g. for os.readv.
         Change listeners hear about the write (of code pages) when the buffer is handed out."""
         self.check_writable(addr, size)
+        self._release_code_pages(addr, size, restore_host=True)
         self._notify_code_write(addr, size)
         return _ffi.buffer(_ffi.cast("char *", self.base + addr), size)
 
@@ -638,6 +690,8 @@ class GuestMemory:
 
     def write(self, addr: int, data: bytes) -> None:
         self.check_writable(addr, len(data))
+        if data:
+            self._release_code_pages(addr, len(data), restore_host=True)
         _ffi.memmove(_ffi.cast("char *", self.base + addr), data, len(data))
         self._notify_code_write(addr, len(data))
 
@@ -695,6 +749,7 @@ class GuestMemory:
             return
         end = addr + len(data)
         self._check_access(addr, len(data), lambda _prot: True, "write (loader)")
+        self._release_code_pages(addr, len(data), restore_host=True)
         for start, stop, prot in self._protections.ranges_in(addr, end):
             piece = data[start - addr:stop - addr]
             if _host_protection(prot) & PROT_WRITE:

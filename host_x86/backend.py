@@ -45,8 +45,13 @@ class NativeBlock:
 
     def guest_pc_at(self, host_offset: int) -> Optional[int]:
         """Guest pc of the instruction whose code contains host_offset."""
-        index = bisect.bisect_right(self.insn_map, (host_offset, float("inf"))) - 1
+        index = self.insn_index_at(host_offset)
         return self.insn_map[index][1] if index >= 0 else None
+
+    def insn_index_at(self, host_offset: int) -> int:
+        """Index (in the block) of the guest instruction whose code contains host_offset;
+        -1 before the first instruction."""
+        return bisect.bisect_right(self.insn_map, (host_offset, float("inf"))) - 1
 
 
 @dataclass
@@ -101,6 +106,8 @@ class X86Backend:
         target = self._target
         target.begin_block(block, block_id)
         allocate_block(block, target, analyze(block))
+        if getattr(target, "fpu", None) is not None:
+            self._entry = target.fpu.entry    # FP ops: entry through the MXCSR wrapper
         asm = target.finish_block()
         host_addr = self.code_buffer.allocate(asm.offset)
         code = asm.finish(host_addr)

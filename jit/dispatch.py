@@ -3,11 +3,12 @@ handling of every exit that comes back to Python (syscalls, faults, illegal inst
 from __future__ import annotations
 
 import signal
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from jit.cpustate import CpuEnv
-from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC
+from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, decode_exit
+from jit.interp import run_block
 from jit.pipeline import Pipeline
 
 PAGE_SHIFT = 12
@@ -56,6 +57,16 @@ class GuestRuntime(Protocol):
     def describe_illegal(self, pc: int) -> str:
         """A short text naming the illegal instruction at pc (e.g. its encoding)."""
 
+    def on_code_translated(self, start: int, end: int) -> None:
+        """Guest code in [start, end) now has a translation: make guest stores into it fault."""
+
+    def on_code_write_fault(self, addr: int) -> bool:
+        """A guest store faulted at addr: True if only because translated code is there (the
+        runtime has made the page writable again and dropped its translations)."""
+
+    retired_counter_offset: Optional[int]   # env offset of the retired-instruction counter
+    memory: object                          # guest memory for the interpreter (read/write)
+
 
 class Dispatcher:
     def __init__(self, pipeline: Pipeline, backend, env: CpuEnv, runtime: GuestRuntime,
@@ -71,6 +82,11 @@ class Dispatcher:
         self.exec_log = pipeline.log.enabled("exec")
         # With -d exec every block entry must come back through the dispatcher to be logged.
         self.chaining = not self.exec_log
+        # Run (in order) at the next safe point asked for with request_safe_point: the top of
+        # the run loop, where no generated code is running (the plugin core uninstalls plugins
+        # and flushes the code cache there).
+        self.safe_point_hooks: list[Callable[[], None]] = []
+        self._safe_point_requested = False
 
     def lookup_or_translate(self, pc: int):
         native = self.blocks.get(pc)
@@ -84,6 +100,7 @@ class Dispatcher:
             end = pc + max(block.guest_size, 1)
             for page in range(pc >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
                 self.blocks_by_page.setdefault(page, []).append((native, end))
+            self.runtime.on_code_translated(pc, end)
         return native
 
     def invalidate_range(self, start: int, end: int) -> None:
@@ -119,6 +136,12 @@ class Dispatcher:
         """Ask generated code to come back at the next block entry (safe from a signal handler)."""
         self.env.write_u64(ENV_EXIT_REQUEST, 1)
 
+    def request_safe_point(self) -> None:
+        """Have the safe point hooks run as soon as generated code is back in the dispatcher
+        (callable from a helper or callback running inside generated code)."""
+        self._safe_point_requested = True
+        self.request_exit()
+
     def run(self) -> int:
         """Run the guest until it exits; return its exit status or raise GuestSignal."""
         env = self.env
@@ -126,6 +149,11 @@ class Dispatcher:
         backend = self.backend
         chain_from = None   # (native block, slot) whose direct exit brought us here
         while True:
+            if self._safe_point_requested:
+                self._safe_point_requested = False
+                chain_from = None    # its block may be dropped by a hook
+                for hook in self.safe_point_hooks:
+                    hook()
             pc = env.read_u64(pc_offset)
             native = self.lookup_or_translate(pc)
             if chain_from is not None and self.chaining:
@@ -153,7 +181,16 @@ class Dispatcher:
                 if status is not None:
                     return status
             elif kind is ExitKind.FAULT:
-                raise self._fault_signal()
+                fault = self._fault_signal()
+                if not (env.read_u64(ENV_FAULT_IS_WRITE)
+                        and self.runtime.on_code_write_fault(fault.addr)):
+                    raise fault
+                # The store hit a page holding translated code: run it again, once, in the
+                # interpreter (its page is writable now; a native retranslation of its own page
+                # would protect it again).
+                status = self._step_in_interpreter(env.read_u64(ENV_FAULT_HOST_PC))
+                if status is not None:
+                    return status
             elif kind is ExitKind.SYNC_ICACHE:
                 self.invalidate_all()
             elif kind is ExitKind.MISALIGNED:
@@ -172,6 +209,30 @@ class Dispatcher:
 
     def on_stop(self) -> Optional[int]:
         """An exit request reached generated code; subclasses / later issues decide what to do."""
+        return None
+
+    def _step_in_interpreter(self, host_pc: int) -> Optional[int]:
+        """Execute the one guest instruction at env.pc with the reference interpreter, after
+        the native block it faulted in. That block counted all its instructions when it
+        started: the faulting one and those after it are taken back (the step counts its own).
+        """
+        env = self.env
+        pc_offset = self.runtime.pc_offset
+        native = self.backend.block_at(host_pc) if host_pc else None
+        counter = self.runtime.retired_counter_offset
+        if native is not None and counter is not None:
+            index = native.insn_index_at(host_pc - native.host_addr)
+            env.write_u64(counter, env.read_u64(counter) - (len(native.insn_map) - index))
+        pc = env.read_u64(pc_offset)
+        block = self.pipeline.frontend.translate(pc, 0, 1)
+        value = run_block(block, env, self.runtime.memory)
+        kind = decode_exit(value)[0]
+        if kind is ExitKind.FAULT:
+            raise GuestSignal(signal.SIGSEGV, pc, env.read_u64(ENV_FAULT_ADDR))
+        if kind is ExitKind.SYSCALL:
+            return self.runtime.on_syscall(env)
+        if kind not in (ExitKind.CHAIN, ExitKind.LOOKUP):
+            raise GuestSignal(signal.SIGILL, pc, detail=self.runtime.describe_illegal(pc))
         return None
 
     def _fault_signal(self) -> GuestSignal:

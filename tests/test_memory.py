@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import os
 import subprocess
 import sys
 import textwrap
 
+import cffi
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -506,3 +508,47 @@ def test_is_mapped_and_uniform_protection(memory):
     assert memory.uniform_protection(0x11000, PAGE_SIZE) == PROT_NONE
     assert memory.uniform_protection(0x10000, 2 * PAGE_SIZE) is None
     assert memory.uniform_protection(0x12000, PAGE_SIZE) is None
+
+
+RWX = PROT_READ | PROT_WRITE | PROT_EXEC
+
+
+def _host_store_faults(memory, addr: int) -> bool:
+    """Does a host store into guest addr fault? Checked in a child process (a host fault)."""
+    pid = os.fork()
+    if pid == 0:
+        faulthandler.disable()      # the child's fault is the expected answer, not a crash
+        ffi = cffi.FFI()
+        ffi.cast("uint8_t *", memory.host_address(addr))[0] = 0x13
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFSIGNALED(status)
+
+
+def test_translated_code_pages_are_write_protected_on_the_host_only(memory, events):
+    memory.map(0x10000, 3 * PAGE_SIZE, RWX)
+    memory.map(0x20000, PAGE_SIZE, PROT_READ | PROT_EXEC)
+    memory.protect_code(0x10ffe, 4)             # a block straddling two writable pages
+    memory.protect_code(0x20000, 8)             # not writable by the guest: nothing to do
+    assert _host_store_faults(memory, 0x10000) and _host_store_faults(memory, 0x11000)
+    assert not _host_store_faults(memory, 0x12000)
+    assert memory.protection(0x10000) == RWX    # the guest's view is unchanged
+    # A guest store faulted in the first page: writable again, translations dropped.
+    assert memory.unprotect_code_page(0x10008)
+    assert events == [(0x10000, PAGE_SIZE, MemoryChange.WRITE)]
+    assert not _host_store_faults(memory, 0x10000) and _host_store_faults(memory, 0x11000)
+    assert not memory.unprotect_code_page(0x10008)      # not protected (any more)
+    assert not memory.unprotect_code_page(0x20000)      # protected by the guest itself
+
+
+def test_host_writes_for_the_guest_go_through_code_protection(memory, events):
+    memory.map(0x10000, 2 * PAGE_SIZE, RWX)
+    memory.protect_code(0x10000, 8)
+    memory.write(0x10004, b"\x13\x00\x00\x00")          # e.g. a read() syscall: no host fault
+    assert memory.read(0x10004, 4) == b"\x13\x00\x00\x00"
+    assert (0x10004, 4, MemoryChange.WRITE) in events
+    assert not _host_store_faults(memory, 0x10000)
+    memory.protect_code(0x10000, 8)
+    memory.protect(0x10000, PAGE_SIZE, RWX)              # the guest's mprotect resets it
+    assert not _host_store_faults(memory, 0x10000)
+    assert not memory.unprotect_code_page(0x10000)
