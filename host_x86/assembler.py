@@ -118,6 +118,11 @@ class Assembler:
         self.code += enc.jmp_rel32(0)
         self._absolute_fixups.append((len(self.code) - 4, len(self.code), target))
 
+    def call_absolute(self, target: int) -> None:
+        """`call rel32` to an absolute address in the code cache (a shared routine)."""
+        self.code += b"\xE8\x00\x00\x00\x00"
+        self._absolute_fixups.append((len(self.code) - 4, len(self.code), target))
+
     def jcc_absolute(self, condition: str, target: int) -> None:
         self.code += enc.jcc_rel32(condition, 0)
         self._absolute_fixups.append((len(self.code) - 4, len(self.code), target))

@@ -1013,3 +1013,8 @@ _SELECTORS: dict[str, Callable[[X86Target, Op, list, int], OpForm]] = {
     "exit_tb": _select_exit_tb,
     "goto_ptr": _select_goto_ptr,
 }
+
+# Floating point: host_x86/isel_fp.py (imported last: it uses nothing of this module).
+from host_x86.isel_fp import fp_selectors  # noqa: E402
+
+_SELECTORS.update(fp_selectors())

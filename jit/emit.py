@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from jit.ir import (OPS, Cond, GlobalSet, HelperInfo, IRBlock, Label, MemOp, Op, OpDef, Temp,
-                    TempKind)
+from jit.ir import (OPS, Cond, FpEnv, FpRm, GlobalSet, HelperInfo, IRBlock, Label, MemOp, Op,
+                    OpDef, Temp, TempKind)
 
 _block: Optional[IRBlock] = None
 
@@ -221,3 +221,46 @@ def gen_exit_tb(value: int) -> Op:
 
 def gen_goto_ptr(pc: Temp) -> Op:
     return _emit("goto_ptr", [], [pc])
+
+
+# --------------------------------------------------------------------------------------------
+# Floating point (jit/ir.py "Floating point"; semantics in jit/softfloat.py)
+
+
+def gen_fp_value(name: str, dst: Temp, *inputs: Temp) -> Op:
+    """A pure FP value op: fsgnj{,n,x}_{s,d}, fclass_{s,d}, fcvt_d_w, fcvt_d_wu."""
+    opdef = OPS[name]
+    if opdef.fold is None or opdef.fp is not None or opdef.consts:
+        raise ValueError(f"{name} is not a pure FP value op")
+    return _emit(name, [dst], inputs)
+
+
+def gen_fp_op(name: str, dst: Temp, inputs: Sequence[Temp], fpenv: FpEnv,
+              rm: Optional[FpRm] = None) -> Op:
+    """An FP op that rounds and/or raises exception flags: dst = name(inputs), flags accrued
+    into the FP environment `fpenv`; rm (an FpRm, DYN included) for the ops that round."""
+    opdef = OPS[name]
+    if opdef.fp is None:
+        raise ValueError(f"{name} is not an FP_ENV op")
+    if "rm" in opdef.consts:
+        if rm is None:
+            raise ValueError(f"{name} needs a rounding mode")
+        return _emit(name, [dst], inputs, [FpRm(rm), fpenv])
+    if rm is not None:
+        raise ValueError(f"{name} takes no rounding mode")
+    return _emit(name, [dst], inputs, [fpenv])
+
+
+def gen_fp_get_flags(dst: Temp, fpenv: FpEnv) -> Op:
+    """dst = the accrued FP exception flags."""
+    return _emit("fp_get_flags", [dst], [], [fpenv])
+
+
+def gen_fp_set_flags(value: Temp, fpenv: FpEnv) -> Op:
+    """accrued FP exception flags = value & 0x1f."""
+    return _emit("fp_set_flags", [], [value], [fpenv])
+
+
+def gen_fp_set_rm(value: Temp, fpenv: FpEnv) -> Op:
+    """dynamic rounding mode = value & 7."""
+    return _emit("fp_set_rm", [], [value], [fpenv])

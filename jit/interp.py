@@ -11,6 +11,7 @@ from typing import Protocol
 from jit.env import ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, encode_exit
 from jit.ir import IRBlock, Label, MemOp, Op, Temp, TempKind, u64
+from jit.softfloat import FLAGS_MASK, resolve_rm
 
 
 class EnvAccess(Protocol):
@@ -150,10 +151,33 @@ def run_block(block: IRBlock, env: EnvAccess, memory: MemoryAccess, host_memory=
             return op.consts[0]
         elif name == "goto_ptr":
             return encode_exit(ExitKind.LOOKUP)
+        elif opdef.fp_env:
+            _fp_op(op, env, read, write)
         else:
             raise NotImplementedError(f"interpreter has no rule for op {name}")
     raise ValueError(f"block at {block.guest_pc:#x} ends without an exit")
 
+
+
+def _fp_op(op: Op, env: EnvAccess, read, write) -> None:
+    """An FP_ENV op: the FP environment (accrued flags, dynamic rounding mode) is in env at the
+    offsets of the op's FpEnv constant."""
+    fpenv = op.consts[-1]
+    name = op.opdef.name
+    if name == "fp_get_flags":
+        write(op.outs[0], env.read_u64(fpenv.flags_offset) & FLAGS_MASK)
+    elif name == "fp_set_flags":
+        env.write_u64(fpenv.flags_offset, read(op.ins[0]) & FLAGS_MASK)
+    elif name == "fp_set_rm":
+        env.write_u64(fpenv.rm_offset, read(op.ins[0]) & 7)
+    else:
+        rm = None
+        if len(op.consts) == 2:
+            rm = resolve_rm(op.consts[0], env.read_u64(fpenv.rm_offset))
+        value, flags = op.opdef.fp(*[read(t) for t in op.ins], rm)
+        if flags:
+            env.write_u64(fpenv.flags_offset, env.read_u64(fpenv.flags_offset) | flags)
+        write(op.outs[0], u64(value))
 
 
 def _record_fault(env: EnvAccess, fault: InterpFault) -> int:

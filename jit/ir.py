@@ -194,12 +194,15 @@ class OpFlag(enum.Flag):
     CAN_FAULT = enum.auto()     # guest memory access: the guest state must be precise before it
     EXIT = enum.auto()          # leaves the block (no fall through)
     MARKER = enum.auto()        # emits no code (insn_start, plugin markers)
+    FP_ENV = enum.auto()        # uses the FP environment: reads the dynamic rounding mode and/or
+    # accrues FP exception flags (see "Floating point" below; always with SIDE_EFFECTS)
 
 
 _FLAG_ATTRIBUTES = (
     ("bb_end", OpFlag.BB_END), ("branch", OpFlag.BRANCH), ("cond", OpFlag.COND),
     ("side_effects", OpFlag.SIDE_EFFECTS), ("call", OpFlag.CALL),
     ("can_fault", OpFlag.CAN_FAULT), ("exit", OpFlag.EXIT), ("marker", OpFlag.MARKER),
+    ("fp_env", OpFlag.FP_ENV),
 )
 
 
@@ -220,6 +223,9 @@ class OpDef:
     flags: OpFlag = OpFlag.NONE
     fold: Optional[Callable[..., int]] = None
     doc: str = ""
+    # FP_ENV ops: (input u64s..., rounding mode or None) -> (output u64, exception flags); the
+    # interpreter resolves a DYN rounding mode and accrues the flags (jit/softfloat.py).
+    fp: Optional[Callable[..., tuple[int, int]]] = None
 
     def __post_init__(self):
         # Plain booleans derived from the flags: passes test them per op, and enum.Flag
@@ -335,7 +341,83 @@ _OTHER_OPS = [
           doc="continue at guest pc a (already stored in env.pc): block lookup, dispatcher on miss"),
 ]
 
-OPS: dict[str, OpDef] = {op.name: op for op in _VALUE_OPS + _OTHER_OPS}
+
+# --------------------------------------------------------------------------------------------
+# Floating point (RISC-V F and D; the meaning of every op is in jit/softfloat.py)
+#
+# FP values are u64 temps holding IEEE encodings: a double's 64 bits, a single NaN-boxed (upper
+# 32 bits all ones; an operand that is not properly boxed reads as the canonical NaN). The FP
+# environment - the accrued exception flags and the dynamic rounding mode - is state of env at
+# the offsets an `FpEnv` constant names (fflags bit order NV DZ OF UF NX, frm encoding).
+#
+# - Pure FP value ops (sign injection, fclass, the exact int32 -> double conversions) are ordinary
+#   value ops with fold functions.
+# - Every op that rounds or may raise a flag is an FP_ENV op: constants (rm, fpenv) or (fpenv),
+#   `fold` None and `fp` its semantics. It is SIDE_EFFECTS, so the optimizer neither folds nor
+#   removes it (a dead result still raises its flags) and globals are precise around it.
+#   rm is an FpRm; DYN reads the rounding mode from env when the op executes (the frontend has
+#   checked it is valid; an invalid one reads as RNE).
+# - fp_get_flags / fp_set_flags / fp_set_rm are the only other accesses to the FP environment
+#   (the guest's fflags/frm/fcsr CSRs): a backend may keep accrued flags elsewhere (the x86
+#   backend lets them accumulate in MXCSR) and must make them visible there.
+
+
+class FpRm(enum.IntEnum):
+    """Rounding mode constant of an FP op (RISC-V encoding; DYN: the dynamic mode in env)."""
+
+    RNE = 0
+    RTZ = 1
+    RDN = 2
+    RUP = 3
+    RMM = 4
+    DYN = 7
+
+
+@dataclass(frozen=True)
+class FpEnv:
+    """Where the FP environment is in env: accrued exception flags (u64, bits 4:0) and the
+    dynamic rounding mode (u64, 0..7)."""
+
+    flags_offset: int
+    rm_offset: int
+
+    def __str__(self) -> str:
+        return "fpenv"
+
+
+def _fp_value_ops() -> list[OpDef]:
+    from jit.softfloat import PURE_SEMANTICS
+    return [OpDef(name, 1, 2 if name.startswith("fsgnj") else 1, fold=fold,
+                  doc=f"RISC-V {name.replace('_', '.')}")
+            for name, fold in sorted(PURE_SEMANTICS.items())]
+
+
+def _fp_env_ops() -> list[OpDef]:
+    from jit.softfloat import FP_SEMANTICS
+    ops = []
+    for name, (semantics, takes_rm) in sorted(FP_SEMANTICS.items()):
+        op = name.split("_")[0]
+        inputs = 3 if op in ("fmadd", "fmsub", "fnmadd", "fnmsub") else \
+            1 if op in ("fsqrt", "fcvt") else 2
+        ops.append(OpDef(name, 1, inputs, ("rm", "fpenv") if takes_rm else ("fpenv",),
+                         P.SIDE_EFFECTS | P.FP_ENV, fp=semantics,
+                         doc=f"RISC-V {name.replace('_', '.')}, flags accrued"))
+    ops += [
+        OpDef("fp_get_flags", 1, 0, ("fpenv",), P.SIDE_EFFECTS | P.FP_ENV,
+              doc="d = the accrued exception flags"),
+        OpDef("fp_set_flags", 0, 1, ("fpenv",), P.SIDE_EFFECTS | P.FP_ENV,
+              doc="accrued exception flags = a & 0x1f"),
+        OpDef("fp_set_rm", 0, 1, ("fpenv",), P.SIDE_EFFECTS | P.FP_ENV,
+              doc="dynamic rounding mode = a & 7"),
+    ]
+    return ops
+
+
+_VALUE_OPS += _fp_value_ops()
+_FP_ENV_OPS = _fp_env_ops()
+FP_ENV_OPS = frozenset(op.name for op in _FP_ENV_OPS)
+
+OPS: dict[str, OpDef] = {op.name: op for op in _VALUE_OPS + _OTHER_OPS + _FP_ENV_OPS}
 VALUE_OPS = frozenset(op.name for op in _VALUE_OPS)
 
 

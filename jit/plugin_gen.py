@@ -39,7 +39,7 @@ from jit.emit import (const, gen_add, gen_brcond, gen_call, gen_ld_env, gen_ld_h
                       gen_plugin_cb_end, gen_plugin_cb_start, gen_set_label, gen_st_env,
                       gen_st_host, make_op, new_label, new_temp)
 from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_MEM_CBS, ENV_PLUGIN_SCOREBOARDS
-from jit.ir import (MO_64, OPS, CallFlag, Cond, HelperInfo, IRBlock, MemOp, Op, OpFlag,
+from jit.ir import (MO_64, OPS, CallFlag, Cond, HelperInfo, IRBlock, MemOp, Op,
                     PluginCbFrom, PluginCbType, Temp)
 from jit.translator import DisasContextBase, Instrumentation
 
@@ -271,9 +271,11 @@ class EmptyCallbackEmitter(Instrumentation):
         # Memory callbacks run after the access (so not for one that faults), as in QEMU.
         meminfo = MemInfo.of_access(memop, is_store)
         index = len(self._current.insns) - 1
-        self._point(PluginCbFrom.MEM, PluginCbType.MEM, meminfo.encode(), index,
+        # The marker's rw (MemRw.R or W) is what requests are filtered by; the callback gets
+        # the whole meminfo, a constant argument of its call.
+        self._point(PluginCbFrom.MEM, PluginCbType.MEM, meminfo.rw, index,
                     lambda: _emit_mem_template(vaddr, meminfo))
-        self._point(PluginCbFrom.MEM, PluginCbType.INLINE, meminfo.encode(), index,
+        self._point(PluginCbFrom.MEM, PluginCbType.INLINE, meminfo.rw, index,
                     _emit_inline_template)
 
     def take(self, block: IRBlock) -> Optional[BlockInstrumentation]:
@@ -295,6 +297,7 @@ class TemplateMismatch(Exception):
 
 _PLUGIN_CB_START = OPS["plugin_cb_start"]
 _PLUGIN_CB_END = OPS["plugin_cb_end"]
+_CALL = OPS["call"]
 # Ops that leave the block: a memory-helper cell still set there is cleared first.
 _LEAVING_OPS = frozenset({"exit_tb", "goto_ptr", "goto_tb"})
 
@@ -408,7 +411,14 @@ class _Copier:
         self.cb_type = cb_type
         self.template = template
         self.loaded = False
+        self.checked = False
         self.ops: list[Op] = []
+
+    def _check(self) -> None:
+        """Check the template before its first copy (a point that is removed needs none)."""
+        if not self.checked:
+            _check_template(self.cb_type, self.template)
+            self.checked = True
 
     def _loads(self, *loads: Op) -> None:
         if not self.loaded:
@@ -416,12 +426,14 @@ class _Copier:
             self.loaded = True
 
     def callback(self, request: CallbackRequest) -> None:
+        self._check()
         load, call = self.template
         self._loads(load)
         self.ops.append(_copy_call(self.cb_type, self.template, call, request.helper,
                                    request.userdata, self.block))
 
     def inline(self, request: InlineRequest) -> None:
+        self._check()
         load, read, add, write = self.template
         self._loads(load)
         offset_consts = [request.entry_offset, write.consts[1]]
@@ -434,6 +446,7 @@ class _Copier:
                                   consts=offset_consts))
 
     def conditional(self, request: ConditionalCallbackRequest) -> None:
+        self._check()
         load_region, load_cpu, read, branch, call, _label = self.template
         self._loads(load_region, load_cpu)
         skip = self.block.new_label()
@@ -448,6 +461,7 @@ class _Copier:
         self.ops.append(make_op(OPS["set_label"], [], [], [skip]))
 
     def mem_helper(self, handle: int) -> None:
+        self._check()
         store, = self.template
         self.ops.append(_copy(store, ins=[self.block.const(handle)]))
 
@@ -466,7 +480,7 @@ def _insns_calling_helpers(ops: Sequence[Op]) -> set[int]:
             inside_point = False
         elif op.name == "insn_start":
             insn_index += 1
-        elif opdef.flags & OpFlag.CALL and not inside_point:
+        elif opdef is _CALL and not inside_point:
             calling.add(insn_index)
     return calling
 
@@ -503,7 +517,7 @@ def inject(instrumentation: BlockInstrumentation, requests: TbRequests,
     report its guest memory accesses to the instruction's memory callbacks."""
     block = instrumentation.block
     point_of = {id(point.start): point for point in instrumentation.points}
-    calling_helpers = _insns_calling_helpers(block.ops)
+    calling_helpers: Optional[set[int]] = None     # found when first needed
     enabled_insns: set[int] = set()
     mem_helper_set = False
     new_ops: list[Op] = []
@@ -527,11 +541,12 @@ def inject(instrumentation: BlockInstrumentation, requests: TbRequests,
                                    f"or has no plugin_cb_end")
         from_, cb_type, rw = op.consts
         template = ops[position + 1:end]
-        _check_template(cb_type, template)
         copier = _Copier(block, cb_type, template)
         insn = requests.insns[point.insn_index] if point.insn_index >= 0 else None
         kind = (from_, cb_type)
         if kind == (PluginCbFrom.INSN, PluginCbType.MEM_ENABLE):
+            if insn.wants_memory and calling_helpers is None:
+                calling_helpers = _insns_calling_helpers(ops)
             if insn.wants_memory and point.insn_index in calling_helpers:
                 copier.mem_helper(mem_helper_handle(point.insn_index))
                 enabled_insns.add(point.insn_index)

@@ -45,7 +45,8 @@ def run(argv: list[str]) -> int:
         return 1
 
     # Imported here so that --help and usage errors answer without loading the JIT.
-    from tools.machine import Machine, MachineError
+    from jit.plugins import PluginError
+    from tools.machine import Machine, MachineError, report_plugin_error
 
     log_stream = None
     if options.log_items:
@@ -65,6 +66,9 @@ def run(argv: list[str]) -> int:
                                  options=options)
     except MachineError as error:
         _error(str(error))
+        return 1
+    except PluginError as error:     # a plugin raised while loading or installing
+        report_plugin_error(error)
         return 1
     try:
         return machine.run()

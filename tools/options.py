@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from jit.pipeline import LOG_ITEMS
+from jit.pipeline import LOG_ITEMS as PIPELINE_LOG_ITEMS
+
+# The -d items: the pipeline's dumps, and plugin output (plugin_api.outs, as qemu's -d plugin).
+LOG_ITEMS = {**PIPELINE_LOG_ITEMS, "plugin": "output of plugins (plugin_api.outs)"}
 
 
 class UsageError(Exception):
@@ -23,6 +26,7 @@ class Options:
     strace: bool = False
     env_set: dict[str, str] = field(default_factory=dict)
     env_unset: list[str] = field(default_factory=list)
+    plugins: list = field(default_factory=list)     # plugin_api.loader.PluginSpec, in order
     show_help: bool = False
     show_version: bool = False
     show_log_items: bool = False
@@ -37,6 +41,16 @@ def _set_log_items(options: Options, value: str) -> None:
     if unknown:
         raise UsageError(f"unknown -d item '{unknown[0]}' (try -d help)")
     options.log_items = options.log_items | frozenset(items)
+
+
+def _add_plugin(options: Options, value: str) -> None:
+    # Imported here: --help and usage errors answer without loading the JIT.
+    from plugin_api.loader import parse_plugin_option
+    from jit.plugins import PluginLoadError
+    try:
+        options.plugins.append(parse_plugin_option(value))
+    except PluginLoadError as error:
+        raise UsageError(str(error)) from None
 
 
 def _set_env(options: Options, value: str) -> None:
@@ -75,6 +89,9 @@ OPTION_TABLE = (
     OptionSpec(("-L",), "path", "sysroot: where the dynamic linker and the guest's absolute "
                "paths are looked up first", lambda o, v: setattr(o, "sysroot", v)),
     OptionSpec(("-strace",), None, "log every system call to stderr", _flag("strace")),
+    OptionSpec(("-plugin",), "name|file.py[,key=value...]", "load a plugin: a bundled one "
+               "(inscount, bb, hotblocks, mem, syscall, execlog, howvec) or a Python file; "
+               "repeatable", _add_plugin),
     OptionSpec(("-0",), "argv0", "force the guest's argv[0]", lambda o, v: setattr(o, "argv0", v)),
 )
 _BY_NAME = {name: spec for spec in OPTION_TABLE for name in spec.names}

@@ -103,7 +103,7 @@ static size_t decompress(const uint8_t *in, size_t n, uint8_t *out)
 
 int main(int argc, char **argv)
 {
-    long rounds = bench_scale(argc, argv, 6);
+    long rounds = bench_scale(argc, argv, 600);
     uint64_t state = 17, sum = 0;
     static const char *const words[] = {"the ", "quick ", "brown ", "fox ", "jumps ", "over ",
                                         "lazy ", "dog ", "and ", "translated ", "block ", "\n"};
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
         }
     }
     for (long r = 0; r < rounds; r++) {
-        size_t n = IN_SIZE - (size_t)r * 1024;
+        size_t n = IN_SIZE - (size_t)(r % 64) * 1024;
         size_t c = compress(input, n, packed);
         size_t d = decompress(packed, c, unpacked);
         if (d != n || memcmp(input, unpacked, n) != 0) {

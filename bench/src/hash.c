@@ -98,7 +98,7 @@ static inline uint64_t fmix64(uint64_t k)
 
 int main(int argc, char **argv)
 {
-    long rounds = bench_scale(argc, argv, 400);
+    long rounds = bench_scale(argc, argv, 13000);
     uint64_t state = 1, sum = 0;
     for (size_t i = 0; i < BUF_SIZE; i += 8) {
         uint64_t r = rng_next(&state);

@@ -183,7 +183,7 @@ static int build_sieve(void)
 
 int main(int argc, char **argv)
 {
-    long scale = bench_scale(argc, argv, 4);
+    long scale = bench_scale(argc, argv, 2);
     int collatz = build_collatz();
     int sieve = build_sieve();
     uint64_t sum = 0;
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
     for (long r = 0; r < scale; r++) {
         memset(mem, 0, sizeof mem);
         memset(vars, 0, sizeof vars);
-        vars[2] = MEM_SIZE - (int64_t)r * 1000;
+        vars[2] = MEM_SIZE - (int64_t)(r % 32) * 1000;
         int64_t primes = run_from(sieve, vars);
         sum = sum * 1000003 + (uint64_t)primes;
         if (r == 0)

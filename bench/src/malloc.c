@@ -152,7 +152,7 @@ static void make_key(char *out, uint64_t v)
 
 int main(int argc, char **argv)
 {
-    long scale = bench_scale(argc, argv, 3);
+    long scale = bench_scale(argc, argv, 8);
     uint64_t sum = 0, state = 13;
     char key[32];
 

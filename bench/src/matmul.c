@@ -22,7 +22,7 @@ static void matmul(double (*x)[N], double (*y)[N], double (*z)[N])
 
 int main(int argc, char **argv)
 {
-    long rounds = bench_scale(argc, argv, 12);
+    long rounds = bench_scale(argc, argv, 90);
     uint64_t state = 11, bits = 0;
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) {

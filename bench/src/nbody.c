@@ -83,7 +83,7 @@ static void offset_momentum(void)
 
 int main(int argc, char **argv)
 {
-    long steps = bench_scale(argc, argv, 100000);
+    long steps = bench_scale(argc, argv, 400000);
     offset_momentum();
     printf("nbody energy before %.9f\n", energy());
     for (long i = 0; i < steps; i++)

@@ -117,7 +117,7 @@ static uint8_t data[DATA_SIZE];
 
 int main(int argc, char **argv)
 {
-    long rounds = bench_scale(argc, argv, 8);
+    long rounds = bench_scale(argc, argv, 300);
     uint64_t state = 3;
     uint8_t digest[32] = {0};
     sha256_ctx c;

@@ -36,7 +36,7 @@ static int cmp_str(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    long rounds = bench_scale(argc, argv, 6);
+    long rounds = bench_scale(argc, argv, 28);
     uint64_t state = 7, sum = 0;
     for (long r = 0; r < rounds; r++) {
         for (uint32_t i = 0; i < N_RECS; i++) {

@@ -28,7 +28,7 @@ static const char *const needles[] = {
 
 int main(int argc, char **argv)
 {
-    long rounds = bench_scale(argc, argv, 60);
+    long rounds = bench_scale(argc, argv, 450);
     uint64_t state = 5, sum = 0;
 
     /* lines of random words, each terminated by a NUL inside one big buffer */

@@ -407,3 +407,8 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("c.swsp",     "110 ------ ----- 10", FMT_C_SWSP, "C", "sw"),
     Pattern("c.sdsp",     "111 ------ ----- 10", FMT_C_SDSP, "C", "sd"),
 )
+
+# The F and D arithmetic, conversions and moves (guest/riscv/insn_table_fp.py).
+from guest.riscv.insn_table_fp import fp_patterns  # noqa: E402
+
+PATTERNS = PATTERNS + fp_patterns()

@@ -28,9 +28,10 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from guest.errors import GuestFault
-from guest.riscv.cpu import GPR_NAMES, OFF_FFLAGS, OFF_FRM, OFF_INSTRET, fpr_offset
+from guest.riscv.cpu import GPR_NAMES, OFF_FRM, OFF_INSTRET, fpr_offset
 from guest.riscv.decode import DECODER, DecodedInsn, Decoder, insn_size
 from guest.riscv.disas import format_listing
+from guest.riscv.fp_env import gen_fflags_read, gen_fflags_write, gen_frm_write
 from jit.emit import (begin_block, const, end_block, gen_add, gen_and, gen_andc, gen_andi,
                       gen_brcond, gen_div, gen_divu, gen_exit_tb, gen_ext8s, gen_ext8u,
                       gen_ext16s, gen_ext16u, gen_ext32s, gen_ext32u, gen_goto_ptr,
@@ -441,14 +442,12 @@ FCSR_FRM_MASK = 0x7
 
 def gen_read_fflags(ctx: DisasContext) -> Temp:
     """The accrued exception flags, fcsr bits 4:0."""
-    flags = new_temp()
-    gen_ld_env(flags, OFF_FFLAGS, MO_64)
-    return flags
+    return gen_fflags_read()     # FP ops may keep accrued flags elsewhere (guest/riscv/fp_env.py)
 
 
 def gen_write_fflags(ctx: DisasContext, value: Temp) -> None:
     """fflags = the low 5 bits of value."""
-    gen_st_env(gen_value("and", new_temp(), value, const(FCSR_FFLAGS_MASK)), OFF_FFLAGS, MO_64)
+    gen_fflags_write(value)
 
 
 def gen_read_frm(ctx: DisasContext) -> Temp:
@@ -461,7 +460,7 @@ def gen_read_frm(ctx: DisasContext) -> Temp:
 def gen_write_frm(ctx: DisasContext, value: Temp) -> None:
     """frm = the low 3 bits of value. Ends the block after the current instruction: the
     translation of FP instructions may depend on the rounding mode."""
-    gen_st_env(gen_value("and", new_temp(), value, const(FCSR_FRM_MASK)), OFF_FRM, MO_64)
+    gen_frm_write(value)         # keeps only the low 3 bits
     if ctx.is_jmp is DisasJump.NEXT:
         ctx.is_jmp = DisasJump.TOO_MANY
 
@@ -477,11 +476,13 @@ def translator_registry() -> dict[str, TranslateFn]:
     global _registry
     if _registry is None:
         # Imported here, not at the top: the extension modules use this module's helpers.
-        from guest.riscv import trans_rva, trans_rvc, trans_rvi, trans_rvm, trans_zicsr
+        from guest.riscv import (trans_rva, trans_rvc, trans_rvd, trans_rvf, trans_rvi, trans_rvm,
+                                 trans_zicsr)
         registry: dict[str, TranslateFn] = {}
         for extension_table in (trans_rvi.TRANSLATORS, trans_rvm.TRANSLATORS,
                                 trans_rva.TRANSLATORS, trans_zicsr.TRANSLATORS,
-                                trans_rvc.TRANSLATORS):
+                                trans_rvc.TRANSLATORS, trans_rvf.TRANSLATORS,
+                                trans_rvd.TRANSLATORS):
             for name, function in extension_table.items():
                 if name in registry:
                     raise ValueError(f"two translate functions for {name}")

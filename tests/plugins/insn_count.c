@@ -49,6 +49,7 @@ static int count_per_block;
 
 static void on_tb_translated(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
+    (void)id;
     size_t n_insns = qemu_plugin_tb_n_insns(tb);
     if (count_per_block) {
         qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &insn_count,
@@ -63,6 +64,8 @@ static void on_tb_translated(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
 static void on_exit(qemu_plugin_id_t id, void *userdata)
 {
+    (void)id;
+    (void)userdata;
     char line[64];
     snprintf(line, sizeof line, "insns: %" PRIu64 "\n", insn_count);
     qemu_plugin_outs(line);
@@ -71,6 +74,7 @@ static void on_exit(qemu_plugin_id_t id, void *userdata)
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
                                            int argc, char **argv)
 {
+    (void)info;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "per=tb") == 0) {
             count_per_block = 1;
