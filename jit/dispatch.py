@@ -224,7 +224,14 @@ class Dispatcher:
             index = native.insn_index_at(host_pc - native.host_addr)
             env.write_u64(counter, env.read_u64(counter) - (len(native.insn_map) - index))
         pc = env.read_u64(pc_offset)
-        block = self.pipeline.frontend.translate(pc, 0, 1)
+        # Without plugin instrumentation: the instruction's start callbacks already ran in the
+        # native block (and the interpreter has no scoreboard memory for empty callbacks).
+        frontend = self.pipeline.frontend
+        instrumentation, frontend.instrumentation = frontend.instrumentation, None
+        try:
+            block = frontend.translate(pc, 0, 1)
+        finally:
+            frontend.instrumentation = instrumentation
         value = run_block(block, env, self.runtime.memory)
         kind = decode_exit(value)[0]
         if kind is ExitKind.FAULT:

@@ -1,0 +1,1 @@
+"""The bundled plugins, loaded by name with `-plugin NAME[,key=value...]` (docs/PLUGINS.md)."""
