@@ -13,6 +13,7 @@ trampoline stores that rsp in env (ENV_SAVED_RSP): the fault exit restores it fr
 """
 from __future__ import annotations
 
+import struct
 from typing import Callable, Optional
 
 from host_x86 import encoder as enc
@@ -63,13 +64,28 @@ class Assembler:
         self.code = bytearray()
         self._label_fixups: list[tuple[int, int, AsmLabel, int]] = []   # field, end, label, width
         self._absolute_fixups: list[tuple[int, int, int]] = []          # field, end, target
+        # The encoder's exact-instruction cache, probed here first (one call less per hit).
+        self._exact_get = encoder._exact.get
+        self._encode = encoder.encode
 
     @property
     def offset(self) -> int:
         return len(self.code)
 
     def emit(self, template: str, *numbers: int) -> None:
-        self.code += self.encoder.encode(template, numbers)
+        # Encoder.encode's cache probe, inlined.
+        entry = self._exact_get(template)
+        if entry is not None:
+            if not numbers:
+                if entry.__class__ is bytes:
+                    self.code += entry
+                    return
+            elif entry.__class__ is dict:
+                code = entry.get(numbers)
+                if code is not None:
+                    self.code += code
+                    return
+        self.code += self._encode(template, numbers)
 
     def raw(self, data: bytes) -> None:
         self.code += data
@@ -94,20 +110,26 @@ class Assembler:
         label.offset = len(self.code)
 
     def jmp(self, label: AsmLabel, short: bool = False) -> None:
+        code = self.code
         if short:
-            self.code += enc.jmp_rel8(0)
-            self._label_fixups.append((len(self.code) - 1, len(self.code), label, 1))
+            code += b"\xEB\x00"
+            end = len(code)
+            self._label_fixups.append((end - 1, end, label, 1))
         else:
-            self.code += enc.jmp_rel32(0)
-            self._label_fixups.append((len(self.code) - 4, len(self.code), label, 4))
+            code += b"\xE9\x00\x00\x00\x00"
+            end = len(code)
+            self._label_fixups.append((end - 4, end, label, 4))
 
     def jcc(self, condition: str, label: AsmLabel, short: bool = False) -> None:
+        code = self.code
         if short:
-            self.code += enc.jcc_rel8(condition, 0)
-            self._label_fixups.append((len(self.code) - 1, len(self.code), label, 1))
+            code += _JCC_REL8_ZERO[condition]
+            end = len(code)
+            self._label_fixups.append((end - 1, end, label, 1))
         else:
-            self.code += enc.jcc_rel32(condition, 0)
-            self._label_fixups.append((len(self.code) - 4, len(self.code), label, 4))
+            code += _JCC_REL32_ZERO[condition]
+            end = len(code)
+            self._label_fixups.append((end - 4, end, label, 4))
 
     def lea_rip(self, reg: int, label: AsmLabel) -> None:
         """reg = host address of label."""
@@ -115,8 +137,10 @@ class Assembler:
         self._label_fixups.append((len(self.code) - 4, len(self.code), label, 4))
 
     def jmp_absolute(self, target: int) -> None:
-        self.code += enc.jmp_rel32(0)
-        self._absolute_fixups.append((len(self.code) - 4, len(self.code), target))
+        code = self.code
+        code += b"\xE9\x00\x00\x00\x00"
+        end = len(code)
+        self._absolute_fixups.append((end - 4, end, target))
 
     def call_absolute(self, target: int) -> None:
         """`call rel32` to an absolute address in the code cache (a shared routine)."""
@@ -124,23 +148,33 @@ class Assembler:
         self._absolute_fixups.append((len(self.code) - 4, len(self.code), target))
 
     def jcc_absolute(self, condition: str, target: int) -> None:
-        self.code += enc.jcc_rel32(condition, 0)
-        self._absolute_fixups.append((len(self.code) - 4, len(self.code), target))
+        code = self.code
+        code += _JCC_REL32_ZERO[condition]
+        end = len(code)
+        self._absolute_fixups.append((end - 4, end, target))
 
     def finish(self, base_address: int) -> bytes:
         """The code with every branch resolved, for placement at base_address."""
         code = self.code
-        for field, end, label, width in self._label_fixups:
-            if label.offset is None:
-                raise enc.EncodingError("branch to a label that was never bound")
-            displacement = label.offset - end
-            if width == 1:
-                code[field] = enc.check_rel8(displacement) & 0xFF
-            else:
-                code[field:field + 4] = enc.rel32_bytes(displacement)
-        for field, end, target in self._absolute_fixups:
-            code[field:field + 4] = enc.rel32_bytes(target - (base_address + end))
+        try:
+            for field, end, label, width in self._label_fixups:
+                offset = label.offset
+                if offset is None:
+                    raise enc.EncodingError("branch to a label that was never bound")
+                if width == 1:
+                    code[field] = enc.check_rel8(offset - end) & 0xFF
+                else:
+                    _pack_rel32(code, field, offset - end)
+            for field, end, target in self._absolute_fixups:
+                _pack_rel32(code, field, target - (base_address + end))
+        except struct.error:
+            raise enc.EncodingError("branch displacement does not fit rel32") from None
         return bytes(code)
+
+
+_JCC_REL32_ZERO = {condition: enc.jcc_rel32(condition, 0) for condition in enc.CONDITION_CODES}
+_JCC_REL8_ZERO = {condition: enc.jcc_rel8(condition, 0) for condition in enc.CONDITION_CODES}
+_pack_rel32 = struct.Struct("<i").pack_into
 
 
 # --------------------------------------------------------------------------------------------

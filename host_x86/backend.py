@@ -20,6 +20,7 @@ from capstone import CS_ARCH_X86, CS_MODE_64, Cs
 from host_x86 import encoder as enc
 from host_x86.assembler import PythonHelperBridge, Runtime
 from host_x86.codebuf import CodeBuffer, shared_code_buffer
+from host_x86.fpu import MAX_THUNK_ARGS, python_call_thunk
 from host_x86.encoder import Encoder, shared_encoder
 from host_x86.isel import JumpCache, X86Target
 from host_x86.libc import ffi
@@ -201,7 +202,11 @@ class X86Backend:
     def _helper_address(self, helper: HelperInfo) -> int:
         if helper.native_address is not None:
             return helper.native_address
-        return self._bridge.address_of(helper)
+        address = self._bridge.address_of(helper)
+        if helper.n_args <= MAX_THUNK_ARGS:
+            # Python runs with the host's MXCSR and sees the guest's FP flags in env.
+            address = python_call_thunk(self.code_buffer, self.encoder, address)
+        return address
 
     def _record_exception(self, exc: BaseException) -> None:
         if self.pending_exception is None:

@@ -9,12 +9,20 @@ whose bytes all differ, and later uses copy the cached bytes and patch the real 
 
 Branches to labels and to absolute targets are not encoded by keystone at all (it mis-encodes
 rel32 targets 2-4 GB away); `jmp_rel32`/`jcc_rel32` below build them, with range checks.
+
+The shapes learned (and the encodings of number-free instructions) are kept across runs in a small
+file under $XDG_CACHE_HOME/tcgjit (default ~/.cache/tcgjit) by the process-wide encoder, so that a
+fresh process calls keystone only for shapes no earlier run needed (see `PersistentShapes`).
+keystone itself is imported on the first call it is needed for.
 """
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
+import os
+import tempfile
 from typing import Optional
-
-from keystone import KS_ARCH_X86, KS_MODE_64, Ks, KsError
 
 PLACEHOLDER = "%"
 
@@ -57,6 +65,20 @@ def width_class(value: int) -> str:
     raise EncodingError(f"number {value:#x} does not fit 64 bits")
 
 
+_FIELD_MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: (1 << 64) - 1}
+
+
+def _width_class_fast(value: int) -> str:
+    """width_class, with the common small numbers first."""
+    if 0x7F >= value >= -0x80:
+        if value == 0:
+            return "=0"
+        if value == 1:
+            return "=1"
+        return "i8"
+    return width_class(value)
+
+
 def _format_number(value: int) -> str:
     return f"-{-value:#x}" if value < 0 else f"{value:#x}"
 
@@ -75,29 +97,97 @@ def _fill(template: str, numbers) -> str:
 class _Shape:
     """The cached encoding of one template + width classes: bytes and where each number goes."""
 
-    __slots__ = ("code", "fields")
+    __slots__ = ("code", "fields", "_single", "_pieces", "_prepared")
 
     def __init__(self, code: bytes, fields: list[tuple[int, int]]):
         self.code = code
         self.fields = fields   # (byte offset, width) per placeholder; width 0 for a literal
+        self._prepared = False
+
+    def _prepare(self) -> None:
+        """How `patch` rebuilds the code: with one field, (index, prefix, width, mask, suffix);
+        else the code's pieces in order, literal bytes or (index, width, mask), when the
+        fields do not overlap (both None: patch field by field)."""
+        self._prepared = True
+        self._single = None
+        self._pieces = None
+        code = self.code
+        patched = sorted((offset, width, index)
+                         for index, (offset, width) in enumerate(self.fields) if width)
+        end = 0
+        pieces: list = []
+        for offset, width, index in patched:
+            if offset < end:
+                return          # overlapping fields: the general loop
+            if offset > end:
+                pieces.append(code[end:offset])
+            pieces.append((index, width, _FIELD_MASKS[width]))
+            end = offset + width
+        if end < len(code):
+            pieces.append(code[end:])
+        if len(patched) == 1:
+            offset, width, index = patched[0]
+            self._single = (index, code[:offset], width, _FIELD_MASKS[width],
+                            code[offset + width:])
+        else:
+            self._pieces = pieces
+
+    def patch(self, numbers: tuple[int, ...]) -> bytes:
+        """The code with `numbers` written into their fields (little-endian, truncated)."""
+        if not self._prepared:
+            self._prepare()
+        single = self._single
+        if single is not None:
+            index, prefix, width, mask, suffix = single
+            return prefix + (numbers[index] & mask).to_bytes(width, "little") + suffix
+        pieces = self._pieces
+        if pieces is not None:
+            return b"".join([piece if piece.__class__ is bytes
+                             else (numbers[piece[0]] & piece[2]).to_bytes(piece[1], "little")
+                             for piece in pieces])
+        code = self.code
+        for number, (offset, width) in zip(numbers, self.fields):
+            if width:
+                code = code[:offset] + (number & _FIELD_MASKS[width]).to_bytes(
+                    width, "little") + code[offset + width:]
+        return code
 
 
 class Encoder:
-    """Instruction text -> bytes, with the per-shape cache described in the module docstring."""
+    """Instruction text -> bytes, with the per-shape cache described in the module docstring.
 
-    def __init__(self):
-        self._ks = Ks(KS_ARCH_X86, KS_MODE_64)
+    `persistent`: where learned shapes are loaded from (on the first encoding that misses the
+    in-memory caches) and saved to (`save_persistent`, at exit for the shared encoder)."""
+
+    def __init__(self, persistent: Optional["PersistentShapes"] = None):
+        self._ks = None
+        self._ks_error = None
         self._shapes: dict[tuple, _Shape] = {}
+        # Encodings of number-free instructions (templates without `%`).
+        self._plain: dict[str, bytes] = {}
         # Exact instructions seen before (template and numbers): most env offsets, exit values
-        # and displacements repeat, and a hit skips the patching entirely.
-        self._exact: dict[tuple, bytes] = {}
+        # and displacements repeat, and a hit skips the patching entirely. template -> bytes
+        # (a template without numbers) or {numbers: bytes}; the Assembler probes it itself
+        # before calling `encode`.
+        self._exact: dict[str, object] = {}
+        self._exact_count = 0
         self.keystone_calls = 0
+        self._persistent = persistent
+        self._loaded = persistent is None
+        self._learned = 0          # shapes/plain encodings learned since the load (to save)
+        # The persistent file's entries, as stored (checked and decoded on first use).
+        self._stored_shapes: dict[str, str] = {}
+        self._stored_plain: dict[str, str] = {}
 
     def _keystone(self, text: str) -> bytes:
+        if self._ks is None:
+            from keystone import KS_ARCH_X86, KS_MODE_64, Ks, KsError
+            self._ks = Ks(KS_ARCH_X86, KS_MODE_64)
+            self._ks_error = KsError
         self.keystone_calls += 1
         try:
             encoding, _ = self._ks.asm(text)
-        except KsError as error:
+        except self._ks_error as error:
             raise EncodingError(f"keystone cannot encode {text!r}: {error}") from None
         if not encoding:
             raise EncodingError(f"keystone produced no bytes for {text!r}")
@@ -105,33 +195,78 @@ class Encoder:
 
     def encode(self, template: str, numbers: tuple[int, ...] = ()) -> bytes:
         """Bytes of one instruction; `template` has one `%` per entry of `numbers`."""
-        exact_key = (template, numbers)
-        code = self._exact.get(exact_key)
-        if code is not None:
-            return code
+        entry = self._exact.get(template)
+        if entry is not None:
+            if not numbers:
+                if entry.__class__ is bytes:
+                    return entry
+            elif entry.__class__ is dict:
+                code = entry.get(numbers)
+                if code is not None:
+                    return code
         code = self._encode_new(template, numbers)
-        if len(self._exact) >= EXACT_CACHE_LIMIT:
+        if self._exact_count >= EXACT_CACHE_LIMIT:
             self._exact.clear()
-        self._exact[exact_key] = code
+            self._exact_count = 0
+        if numbers:
+            entry = self._exact.get(template)
+            if entry is None:
+                entry = self._exact[template] = {}
+            entry[numbers] = code
+        else:
+            self._exact[template] = code
+        self._exact_count += 1
         return code
 
     def _encode_new(self, template: str, numbers: tuple[int, ...]) -> bytes:
+        if not self._loaded:
+            self._load_persistent()
         if not numbers:
-            return self._keystone(template)
-        classes = tuple(map(width_class, numbers))
+            code = self._plain.get(template)
+            if code is None:
+                if PLACEHOLDER in template:
+                    raise EncodingError(f"{template!r}: placeholders without numbers")
+                stored = self._stored_plain.get(template)
+                if stored is not None:
+                    code = self._from_store(_decode_plain, template, stored)
+                if code is None:
+                    code = self._keystone(template)
+                    self._learned += 1
+                self._plain[template] = code
+            return code
+        if len(numbers) == 1:
+            number = numbers[0]
+            classes = (("=0" if number == 0 else "=1" if number == 1 else "i8")
+                       if 0x7F >= number >= -0x80 else width_class(number),)
+        else:
+            classes = tuple(map(_width_class_fast, numbers))
         key = (template, classes)
         shape = self._shapes.get(key)
         if shape is None:
-            shape = self._learn_shape(template, classes)
+            if self._stored_shapes:
+                stored = self._stored_shapes.get(_shape_key(template, classes))
+                if stored is not None:
+                    shape = self._from_store(_decode_shape, (template, classes), stored)
+            if shape is None:
+                shape = self._learn_shape(template, classes)
+                self._learned += 1
             self._shapes[key] = shape
-        code = bytearray(shape.code)
-        for number, (offset, width) in zip(numbers, shape.fields):
-            if width:
-                code[offset:offset + width] = (number & ((1 << (8 * width)) - 1)).to_bytes(
-                    width, "little")
-        return bytes(code)
+        return shape.patch(numbers)
+
+    def _from_store(self, decode, key, stored: str):
+        """An entry of the persistent file, checked; an entry that fails the checks makes the
+        rest of the file untrusted (None: learn it with keystone)."""
+        try:
+            return decode(key, stored)
+        except (ValueError, TypeError, IndexError, KeyError):
+            self._stored_shapes = {}
+            self._stored_plain = {}
+            return None
 
     def _learn_shape(self, template: str, classes: tuple[str, ...]) -> _Shape:
+        if template.count(PLACEHOLDER) != len(classes):
+            raise EncodingError(f"{template!r}: {template.count(PLACEHOLDER)} placeholders, "
+                                f"{len(classes)} numbers")
         first = [int(cls[1:]) if cls.startswith("=") else _SENTINELS[cls][0] for cls in classes]
         base = self._keystone(_fill(template, first))
         fields: list[tuple[int, int]] = []
@@ -156,17 +291,226 @@ class Encoder:
 
     @property
     def cached_shapes(self) -> int:
-        return len(self._shapes) + sum(1 for template, numbers in self._exact if not numbers)
+        return len(self._shapes) + len(self._plain)
+
+    # ----------------------------------------------------------------------------------------
+    # The persistent cache
+
+    def _load_persistent(self) -> None:
+        self._loaded = True
+        entries = self._persistent.load()
+        if entries is not None:
+            self._stored_shapes, self._stored_plain = entries
+
+    def save_persistent(self) -> None:
+        """Write the shapes learned in this process to the persistent cache (if any and if
+        anything new was learned). Never raises for an unwritable cache."""
+        if self._persistent is None or not self._learned:
+            return
+        shapes = {_shape_key(template, classes): _encode_shape(shape)
+                  for (template, classes), shape in self._shapes.items()}
+        plain = {template: code.hex() for template, code in self._plain.items()}
+        if self._persistent.save(shapes, plain):
+            self._learned = 0
+
+
+# The persistent cache's entries, stored as strings (json.loads then builds two flat dicts at
+# C speed; an entry is checked and decoded only when the encoder needs it):
+#   shapes: "TEMPLATE\tCLASS,CLASS" -> "CODEHEX OFFSET:WIDTH OFFSET:WIDTH"
+#   plain:  "TEMPLATE" -> "CODEHEX"
+_CLASS_NAMES = frozenset(_SENTINELS) | {f"={value}" for value in _LITERAL_VALUES}
+_MAX_INSN_BYTES = 15
+_MAX_TEMPLATE = 200
+_MAX_ENTRIES = 50_000          # a file with more is not loaded
+# Saving merges with the file's entries up to this many; beyond, only the entries this process
+# used are written (the file's load time stays small: a run needs about 2000).
+_SAVE_MERGE_LIMIT = 6_000
+
+
+def _shape_key(template: str, classes: tuple[str, ...]) -> str:
+    return template + "\t" + ",".join(classes)
+
+
+def _encode_shape(shape: _Shape) -> str:
+    return " ".join([shape.code.hex()] + [f"{offset}:{width}" for offset, width in shape.fields])
+
+
+def _checked_code(code_hex: str) -> bytes:
+    code = bytes.fromhex(code_hex)
+    if not 1 <= len(code) <= _MAX_INSN_BYTES:
+        raise ValueError("instruction length")
+    return code
+
+
+def _decode_shape(key: tuple, stored: str) -> _Shape:
+    """A stored shape, checked: one field per `%` of the template and per width class, each
+    inside the code with a valid width (0 exactly for the literal classes)."""
+    template, classes = key
+    if len(template) > _MAX_TEMPLATE or template.count(PLACEHOLDER) != len(classes):
+        raise ValueError("template")
+    code_hex, *field_texts = stored.split(" ")
+    code = _checked_code(code_hex)
+    if len(field_texts) != len(classes):
+        raise ValueError("fields")
+    fields = []
+    for cls, text in zip(classes, field_texts):
+        offset_text, width_text = text.split(":")
+        offset, width = int(offset_text), int(width_text)
+        if cls not in _CLASS_NAMES:
+            raise ValueError("class")
+        if cls.startswith("="):
+            if width != 0:
+                raise ValueError("literal field")
+        elif width not in _FIELD_WIDTHS or not 0 <= offset <= len(code) - width:
+            raise ValueError("field")
+        fields.append((offset, width))
+    return _Shape(code, fields)
+
+
+def _decode_plain(template: str, stored: str) -> bytes:
+    if len(template) > _MAX_TEMPLATE or PLACEHOLDER in template:
+        raise ValueError("template")
+    return _checked_code(stored)
+
+
+def _keystone_identity() -> Optional[str]:
+    """Which keystone build encodings come from, without importing it: the size and mtime of
+    its shared library (a rebuilt or reinstalled keystone invalidates the cache)."""
+    try:
+        from importlib.util import find_spec
+        spec = find_spec("keystone")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        for directory in spec.submodule_search_locations:
+            for name in sorted(os.listdir(directory)):
+                if name.startswith("libkeystone") and ".so" in name or name.endswith(".dylib"):
+                    info = os.stat(os.path.join(directory, name))
+                    return f"{name}:{info.st_size}:{info.st_mtime_ns}"
+    except (OSError, ImportError, ValueError):
+        return None
+    return None
+
+
+def default_cache_path() -> Optional[str]:
+    """$XDG_CACHE_HOME/tcgjit (else ~/.cache/tcgjit)/x86-encodings.json; None when disabled
+    (TCGJIT_ENCODING_CACHE=0) or when no home directory is known."""
+    if os.environ.get("TCGJIT_ENCODING_CACHE", "1").lower() in ("0", "off", "no", "false"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base or not os.path.isabs(base):
+        home = os.path.expanduser("~")
+        if not home or home == "~":
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "tcgjit", "x86-encodings.json")
+
+
+class PersistentShapes:
+    """A file of learned encodings, never trusted blindly.
+
+    Format: a header line (JSON: format version, keystone identity, SHA-256 of the payload
+    line), then the payload line (JSON: {"shapes": {...}, "plain": {...}}, see `_shape_key`).
+    A file whose header does not match this encoder's format and keystone, or whose checksum
+    is wrong, is ignored. Each entry is checked when it is first used (known width classes, one
+    class per `%`, 1-15 code bytes, every field inside the code with a valid width); one that
+    fails makes the encoder stop using the file. It is written atomically (a temporary file
+    renamed over it), merging what another process may have saved meanwhile; an unreadable or
+    unwritable cache directory just means no persistence."""
+
+    FORMAT = 2
+
+    def __init__(self, path: str):
+        self.path = path
+        self._identity: Optional[str] = None
+        self._identity_known = False
+        self._pid = os.getpid()
+
+    def _keystone(self) -> Optional[str]:
+        if not self._identity_known:
+            self._identity = _keystone_identity()
+            self._identity_known = True
+        return self._identity
+
+    def load(self) -> Optional[tuple[dict, dict]]:
+        """(stored shapes, stored plain encodings) as in the file, or None."""
+        identity = self._keystone()
+        if identity is None:
+            return None
+        try:
+            with open(self.path, "rb") as file:
+                header_line = file.readline(1024)
+                payload = file.read(16 << 20)
+        except OSError:
+            return None
+        try:
+            header = json.loads(header_line)
+            if (not isinstance(header, dict) or header.get("format") != self.FORMAT
+                    or header.get("keystone") != identity
+                    or header.get("sha256") != hashlib.sha256(payload).hexdigest()):
+                return None
+            data = json.loads(payload)
+            shapes, plain = data["shapes"], data["plain"]
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return None
+        if not isinstance(shapes, dict) or not isinstance(plain, dict) \
+                or len(shapes) + len(plain) > _MAX_ENTRIES:
+            return None
+        for table in (shapes, plain):
+            for value in table.values():
+                if value.__class__ is not str:
+                    return None
+        return shapes, plain
+
+    def save(self, shapes: dict, plain: dict) -> bool:
+        """Write the stored form of `shapes`/`plain` merged with the file's current entries."""
+        if os.getpid() != self._pid:
+            return False       # a forked child: the parent saves
+        identity = self._keystone()
+        if identity is None:
+            return False
+        previous = self.load()
+        if previous is not None:
+            old_shapes, old_plain = previous
+            merged_shapes = {**old_shapes, **shapes}
+            merged_plain = {**old_plain, **plain}
+            if len(merged_shapes) + len(merged_plain) <= _SAVE_MERGE_LIMIT:
+                shapes, plain = merged_shapes, merged_plain
+        payload = json.dumps({"shapes": shapes, "plain": plain},
+                             separators=(",", ":")).encode()
+        header = json.dumps({"format": self.FORMAT, "keystone": identity,
+                             "sha256": hashlib.sha256(payload).hexdigest()}).encode()
+        directory = os.path.dirname(self.path)
+        temporary = None
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(prefix=".encodings-", dir=directory)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(header + b"\n" + payload)
+            os.replace(temporary, self.path)
+            temporary = None
+            return True
+        except OSError:
+            return False
+        finally:
+            if temporary is not None:
+                try:
+                    os.unlink(temporary)
+                except OSError:
+                    pass
 
 
 _shared_encoder: Optional[Encoder] = None
 
 
 def shared_encoder() -> Encoder:
-    """One encoder (one cache) for the process: every backend emits the same shapes."""
+    """One encoder (one cache) for the process: every backend emits the same shapes. Its
+    shapes persist across runs (`default_cache_path`), saved at exit."""
     global _shared_encoder
     if _shared_encoder is None:
-        _shared_encoder = Encoder()
+        path = default_cache_path()
+        _shared_encoder = Encoder(PersistentShapes(path) if path is not None else None)
+        if path is not None:
+            atexit.register(_shared_encoder.save_persistent)
     return _shared_encoder
 
 

@@ -11,6 +11,8 @@ from jit.ir import (OPS, Cond, FpEnv, FpRm, GlobalSet, HelperInfo, IRBlock, Labe
                     OpDef, Temp, TempKind)
 
 _block: Optional[IRBlock] = None
+_CONST_KIND = TempKind.CONST
+_MASK64 = (1 << 64) - 1
 
 
 def begin_block(globals_: GlobalSet, guest_pc: int = 0) -> IRBlock:
@@ -34,11 +36,18 @@ def end_block() -> IRBlock:
 
 
 def new_temp(name: str = "") -> Temp:
-    return current_block().new_temp(name)
+    block = _block
+    if block is None:
+        block = current_block()
+    return block.new_temp(name)
 
 
 def const(value: int) -> Temp:
-    return current_block().const(value)
+    block = _block
+    if block is None:
+        block = current_block()
+    temp = block._consts.get(value & _MASK64)
+    return temp if temp is not None else block.const(value)
 
 
 def new_label() -> Label:
@@ -68,17 +77,72 @@ def _emit(name: str, outs: Sequence[Temp], ins: Sequence[Temp], consts: Sequence
     return op
 
 
+def _emit_fast(opdef: OpDef, outs: list, ins: list, consts: list) -> Op:
+    """The emitters' fast path: outs/ins/consts are new lists of the table's lengths (the
+    emitter's signature guarantees them), so only the temps' types are checked here; anything
+    unusual goes through make_op, which reports it."""
+    block = _block
+    if block is not None:
+        for temp in outs:
+            if type(temp) is not Temp or temp.kind is _CONST_KIND:
+                break
+        else:
+            for temp in ins:
+                if type(temp) is not Temp:
+                    break
+            else:
+                op = Op(opdef, outs, ins, consts)
+                block.ops.append(op)
+                return op
+    op = make_op(opdef, outs, ins, consts)
+    current_block().ops.append(op)
+    return op
+
+
 def _value_op(name: str):
     """An emitter for a pure value op of the table: gen_<name>(d, *inputs, *constants)."""
     opdef = OPS[name]
+    n_inputs = opdef.inputs
+    const_kind = _CONST_KIND
 
-    def emitter(dst: Temp, *args) -> Op:
-        return _emit(name, [dst], args[:opdef.inputs], args[opdef.inputs:])
+    if n_inputs == 2 and not opdef.consts:
+        def emitter(dst: Temp, *args) -> Op:
+            block = _block
+            if len(args) == 2 and block is not None:
+                a, b = args
+                if type(dst) is Temp and dst.kind is not const_kind and type(a) is Temp \
+                        and type(b) is Temp:
+                    op = Op(opdef, [dst], [a, b], [])
+                    block.ops.append(op)
+                    return op
+            return _emit(name, [dst], args[:n_inputs], args[n_inputs:])
+    elif n_inputs == 1 and not opdef.consts:
+        def emitter(dst: Temp, *args) -> Op:
+            block = _block
+            if len(args) == 1 and block is not None:
+                a = args[0]
+                if type(dst) is Temp and dst.kind is not const_kind and type(a) is Temp:
+                    op = Op(opdef, [dst], [a], [])
+                    block.ops.append(op)
+                    return op
+            return _emit(name, [dst], args[:n_inputs], args[n_inputs:])
+    else:
+        def emitter(dst: Temp, *args) -> Op:
+            return _emit(name, [dst], args[:n_inputs], args[n_inputs:])
 
     emitter.__name__ = f"gen_{name}"
     emitter.__doc__ = f"Emit {name}: {opdef.doc or name}"
     return emitter
 
+
+_MOV, _ADD, _AND, _OR, _XOR, _SHL, _SHR, _SAR = (
+    OPS[name] for name in ("mov", "add", "and", "or", "xor", "shl", "shr", "sar"))
+_SETCOND, _MOVCOND, _SET_LABEL, _BR, _BRCOND = (
+    OPS[name] for name in ("setcond", "movcond", "set_label", "br", "brcond"))
+_GUEST_LD, _GUEST_ST, _LD_ENV, _ST_ENV = (
+    OPS[name] for name in ("guest_ld", "guest_st", "ld_env", "st_env"))
+_INSN_START, _GOTO_TB, _EXIT_TB, _GOTO_PTR = (
+    OPS[name] for name in ("insn_start", "goto_tb", "exit_tb", "goto_ptr"))
 
 gen_mov = _value_op("mov")
 gen_add = _value_op("add")
@@ -109,76 +173,76 @@ gen_ext32u = _value_op("ext32u")
 
 
 def gen_movi(dst: Temp, value: int) -> Op:
-    return _emit("mov", [dst], [const(value)])
+    return _emit_fast(_MOV, [dst], [const(value)], [])
 
 
 def gen_addi(dst: Temp, a: Temp, imm: int) -> Op:
-    return _emit("add", [dst], [a, const(imm)])
+    return _emit_fast(_ADD, [dst], [a, const(imm)], [])
 
 
 def gen_andi(dst: Temp, a: Temp, imm: int) -> Op:
-    return _emit("and", [dst], [a, const(imm)])
+    return _emit_fast(_AND, [dst], [a, const(imm)], [])
 
 
 def gen_ori(dst: Temp, a: Temp, imm: int) -> Op:
-    return _emit("or", [dst], [a, const(imm)])
+    return _emit_fast(_OR, [dst], [a, const(imm)], [])
 
 
 def gen_xori(dst: Temp, a: Temp, imm: int) -> Op:
-    return _emit("xor", [dst], [a, const(imm)])
+    return _emit_fast(_XOR, [dst], [a, const(imm)], [])
 
 
 def gen_shli(dst: Temp, a: Temp, count: int) -> Op:
-    return _emit("shl", [dst], [a, const(count)])
+    return _emit_fast(_SHL, [dst], [a, const(count)], [])
 
 
 def gen_shri(dst: Temp, a: Temp, count: int) -> Op:
-    return _emit("shr", [dst], [a, const(count)])
+    return _emit_fast(_SHR, [dst], [a, const(count)], [])
 
 
 def gen_sari(dst: Temp, a: Temp, count: int) -> Op:
-    return _emit("sar", [dst], [a, const(count)])
+    return _emit_fast(_SAR, [dst], [a, const(count)], [])
 
 
 def gen_setcond(cond: Cond, dst: Temp, a: Temp, b: Temp) -> Op:
-    return _emit("setcond", [dst], [a, b], [cond])
+    return _emit_fast(_SETCOND, [dst], [a, b], [cond])
 
 
 def gen_movcond(cond: Cond, dst: Temp, a: Temp, b: Temp, if_true: Temp, if_false: Temp) -> Op:
-    return _emit("movcond", [dst], [a, b, if_true, if_false], [cond])
+    return _emit_fast(_MOVCOND, [dst], [a, b, if_true, if_false], [cond])
 
 
 def gen_set_label(label: Label) -> Op:
     if label.present:
         raise ValueError(f"label {label} placed twice")
     label.present = True
-    return _emit("set_label", [], [], [label])
+    return _emit_fast(_SET_LABEL, [], [], [label])
 
 
 def gen_br(label: Label) -> Op:
     label.refs += 1
-    return _emit("br", [], [], [label])
+    return _emit_fast(_BR, [], [], [label])
 
 
 def gen_brcond(cond: Cond, a: Temp, b: Temp, label: Label) -> Op:
     label.refs += 1
-    return _emit("brcond", [], [a, b], [cond, label])
+    return _emit_fast(_BRCOND, [], [a, b], [cond, label])
 
 
 def gen_guest_ld(dst: Temp, addr: Temp, offset: int, memop: MemOp) -> Op:
-    return _emit("guest_ld", [dst], [addr], [offset, memop])
+    return _emit_fast(_GUEST_LD, [dst], [addr], [offset, memop])
 
 
 def gen_guest_st(value: Temp, addr: Temp, offset: int, memop: MemOp) -> Op:
-    return _emit("guest_st", [], [value, addr], [offset, memop])
+    return _emit_fast(_GUEST_ST, [], [value, addr], [offset, memop])
 
 
 def gen_ld_env(dst: Temp, offset: int, memop: MemOp) -> Op:
-    return _emit("ld_env", [dst], [], [offset, memop])
+    return _emit_fast(_LD_ENV, [dst], [], [offset, memop])
 
 
 def gen_st_env(value: Temp, offset: int, memop: MemOp) -> Op:
-    return _emit("st_env", [], [value], [offset, memop])
+    return _emit_fast(_ST_ENV, [], [value], [offset, memop])
 
 
 def gen_ld_host(dst: Temp, ptr: Temp, offset: int, memop: MemOp) -> Op:
@@ -198,7 +262,7 @@ def gen_call(helper: HelperInfo, result: Optional[Temp], args: Sequence[Temp]) -
 
 
 def gen_insn_start(pc: int) -> Op:
-    return _emit("insn_start", [], [], [pc])
+    return _emit_fast(_INSN_START, [], [], [pc])
 
 
 def gen_plugin_cb_start(from_, cb_type, rw: int) -> Op:
@@ -210,17 +274,17 @@ def gen_plugin_cb_end() -> Op:
 
 
 def gen_goto_tb(slot: int) -> Op:
-    if slot not in (0, 1):
+    if slot != 0 and slot != 1:
         raise ValueError("goto_tb slot must be 0 or 1")
-    return _emit("goto_tb", [], [], [slot])
+    return _emit_fast(_GOTO_TB, [], [], [slot])
 
 
 def gen_exit_tb(value: int) -> Op:
-    return _emit("exit_tb", [], [], [value])
+    return _emit_fast(_EXIT_TB, [], [], [value])
 
 
 def gen_goto_ptr(pc: Temp) -> Op:
-    return _emit("goto_ptr", [], [pc])
+    return _emit_fast(_GOTO_PTR, [], [pc], [])
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class Cond(enum.Enum):
     LEU = "leu"
     GTU = "gtu"
 
+    # Members are singletons compared by identity: hash them by identity too (in C; Enum's own
+    # __hash__ is a Python call, and conditions key the backend's form tables).
+    __hash__ = object.__hash__
+
     def evaluate(self, a: int, b: int) -> bool:
         if self in _SIGNED_CONDS:
             a, b = to_signed(a), to_signed(b)
@@ -206,9 +210,10 @@ _FLAG_ATTRIBUTES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OpDef:
-    """One IR operation.
+    """One IR operation (one object per op: compared and hashed by identity, so that passes can
+    key tables by it cheaply).
 
     outputs/inputs: number of temp arguments (None for the variadic `call`).
     consts: names of the constant (non-temp) arguments, in order.
@@ -236,6 +241,8 @@ class OpDef:
         object.__setattr__(self, "removable_if_unused",
                            not flags & (OpFlag.SIDE_EFFECTS | OpFlag.BB_END | OpFlag.MARKER
                                         | OpFlag.BRANCH | OpFlag.CALL))
+        # The flags as a plain int, for passes that test several flags at once.
+        object.__setattr__(self, "flag_bits", flags.value)
 
 
 def _div_s(a: int, b: int) -> int:
@@ -432,7 +439,9 @@ class TempKind(enum.Enum):
 
 
 class Temp:
-    __slots__ = ("index", "kind", "name", "offset", "value")
+    # is_const / is_global: plain attributes (derived from kind, which never changes), read
+    # per operand by the frontends and passes.
+    __slots__ = ("index", "kind", "name", "offset", "value", "is_const", "is_global")
 
     def __init__(self, index: int, kind: TempKind, name: str = "",
                  offset: int = 0, value: int = 0):
@@ -441,14 +450,8 @@ class Temp:
         self.name = name
         self.offset = offset   # GLOBAL: byte offset in the CPU state
         self.value = value     # CONST: u64 value
-
-    @property
-    def is_const(self) -> bool:
-        return self.kind is TempKind.CONST
-
-    @property
-    def is_global(self) -> bool:
-        return self.kind is TempKind.GLOBAL
+        self.is_const = kind is TempKind.CONST
+        self.is_global = kind is TempKind.GLOBAL
 
     def __repr__(self) -> str:
         if self.kind is TempKind.CONST:
@@ -535,7 +538,7 @@ class IRBlock:
         return temp
 
     def const(self, value: int) -> Temp:
-        value = u64(value)
+        value &= MASK64
         temp = self._consts.get(value)
         if temp is None:
             temp = Temp(len(self.temps), TempKind.CONST, value=value)

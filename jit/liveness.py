@@ -62,10 +62,19 @@ def reads_all_globals(op: Op) -> bool:
 
 def env_overlap_mask(block: IRBlock, offset: int, size: int) -> int:
     """Bitset (by temp index) of the globals whose 8 bytes in env overlap [offset, offset+size)."""
-    mask = 0
-    for temp in block.globals.temps:
-        if temp.offset < offset + size and offset < temp.offset + 8:
-            mask |= 1 << temp.index
+    globals_ = block.globals
+    temps = globals_.temps
+    cache = getattr(globals_, "_env_overlap_masks", None)
+    if cache is None:
+        cache = globals_._env_overlap_masks = {}      # (n globals, offset, size) -> mask
+    key = (len(temps), offset, size)
+    mask = cache.get(key)
+    if mask is None:
+        mask = 0
+        for temp in temps:
+            if temp.offset < offset + size and offset < temp.offset + 8:
+                mask |= 1 << temp.index
+        cache[key] = mask
     return mask
 
 
@@ -77,55 +86,78 @@ class Liveness:
     cross_label_locals: int      # bitset of locals live at some label
 
 
+# What the backward walk does at each op, by op definition: a bitset of the actions below.
+_ACT_EXIT = 1          # nothing but the globals is live after it
+_ACT_BRANCH = 2        # what is live at its label is live after it
+_ACT_READS_ALL = 4     # every global is read (synced) by it
+_ACT_CALL = 8          # reads every global depending on its helper's flags
+_ACT_LD_ENV = 16       # reads the globals its bytes overlap
+_ACT_SET_LABEL = 32
+_ACTIONS = {}
+for _opdef in OPS.values():
+    _bits = _opdef.flags.value
+    _ACTIONS[_opdef] = ((_ACT_EXIT if _bits & EXIT else 0) | (_ACT_BRANCH if _bits & BRANCH else 0)
+                        | (_ACT_READS_ALL if _READS_ALL_GLOBALS[_opdef.name] else 0)
+                        | (_ACT_CALL if _bits & CALL else 0)
+                        | (_ACT_LD_ENV if _opdef.name == "ld_env" else 0)
+                        | (_ACT_SET_LABEL if _opdef.name == "set_label" else 0))
+del _opdef, _bits
+
+
 def analyze(block: IRBlock) -> Liveness:
     ops = block.ops
+    n_ops = len(ops)
     globals_mask = (1 << len(block.globals.temps)) - 1
-    local_mask = 0
-    for temp in block.temps:
-        if temp.kind is TempKind.LOCAL:
-            local_mask |= 1 << temp.index
-    ld_env_reads = {}
-    for index, op in enumerate(ops):
-        if op.name == "ld_env":
-            ld_env_reads[index] = env_overlap_mask(block, op.consts[0], op.consts[1].size)
+    actions = [_ACTIONS[op.opdef] for op in ops]
 
     label_live: dict[int, int] = {}
     while True:
         changed = False
         read_before_set: set[int] = set()   # labels of backward branches seen in this pass
-        dead_inputs = [0] * len(ops)
-        dead_outputs = [0] * len(ops)
+        dead_inputs = [0] * n_ops
+        dead_outputs = [0] * n_ops
         live = globals_mask
-        for index in range(len(ops) - 1, -1, -1):
+        for index in range(n_ops - 1, -1, -1):
             op = ops[index]
-            flags = FLAG_BITS[op.opdef.name]
-            # What is live right after the op (control flow).
-            if flags & EXIT:
-                live = globals_mask
-            if flags & BRANCH:
-                target_id = op.consts[-1].id
-                live |= label_live.get(target_id, 0)
-                read_before_set.add(target_id)
+            action = actions[index]
+            if action:
+                # What is live right after the op (control flow).
+                if action & _ACT_EXIT:
+                    live = globals_mask
+                if action & _ACT_BRANCH:
+                    target_id = op.consts[-1].id
+                    live |= label_live.get(target_id, 0)
+                    read_before_set.add(target_id)
             # The op's own writes happen after any write-back it needs.
-            dead_out = 0
-            for position, temp in enumerate(op.outs):
-                bit = 1 << temp.index
-                if not live & bit:
-                    dead_out |= 1 << position
-                live &= ~bit
-            if _READS_ALL_GLOBALS[op.opdef.name] or flags & CALL and call_reads_globals(op):
-                live |= globals_mask
-            elif index in ld_env_reads:
-                live |= ld_env_reads[index]
-            dead_in = 0
-            for position, temp in enumerate(op.ins):
-                bit = 1 << temp.index
-                if not live & bit:
-                    dead_in |= 1 << position
-                    live |= bit
-            dead_inputs[index] = dead_in
-            dead_outputs[index] = dead_out
-            if flags & MARKER and op.opdef.name == "set_label":
+            outs = op.outs
+            if outs:
+                dead_out = 0
+                position = 1
+                for temp in outs:
+                    bit = 1 << temp.index
+                    if live & bit:
+                        live ^= bit
+                    else:
+                        dead_out |= position
+                    position <<= 1
+                dead_outputs[index] = dead_out
+            if action:
+                if action & _ACT_READS_ALL or action & _ACT_CALL and call_reads_globals(op):
+                    live |= globals_mask
+                elif action & _ACT_LD_ENV:
+                    live |= env_overlap_mask(block, op.consts[0], op.consts[1].size)
+            ins = op.ins
+            if ins:
+                dead_in = 0
+                position = 1
+                for temp in ins:
+                    bit = 1 << temp.index
+                    if not live & bit:
+                        dead_in |= position
+                        live |= bit
+                    position <<= 1
+                dead_inputs[index] = dead_in
+            if action & _ACT_SET_LABEL:
                 label_id = op.consts[0].id
                 if label_live.get(label_id) != live:
                     label_live[label_id] = live
@@ -137,6 +169,16 @@ def analyze(block: IRBlock) -> Liveness:
             break
 
     cross = 0
-    for live_set in label_live.values():
-        cross |= live_set & local_mask
+    if label_live:
+        live_somewhere = 0
+        for live_set in label_live.values():
+            live_somewhere |= live_set
+        candidates = live_somewhere & ~globals_mask     # locals and constants
+        temps = block.temps
+        local = TempKind.LOCAL
+        while candidates:
+            low = candidates & -candidates
+            candidates ^= low
+            if temps[low.bit_length() - 1].kind is local:
+                cross |= low
     return Liveness(dead_inputs, dead_outputs, label_live, cross)

@@ -14,10 +14,34 @@ from jit.ir import MASK64, OPS, CallFlag, IRBlock, Op, Temp, TempKind, u64
 
 _MOV = OPS["mov"]
 _BR = OPS["br"]
+_SET_LABEL = OPS["set_label"]
+_BRCOND = OPS["brcond"]
+_MOVCOND = OPS["movcond"]
+_CONST = TempKind.CONST
+_GLOBAL = TempKind.GLOBAL
+_LOCAL = TempKind.LOCAL
+
+# Op definitions grouped for the passes below (identity tests are cheaper than name compares).
+_COMMUTATIVE = frozenset(OPS[name] for name in ("add", "and", "or", "xor", "mul", "mulsh",
+                                                 "muluh"))
+_COMPARES = frozenset(OPS[name] for name in ("setcond", "brcond", "movcond"))
+# _simplify's identities, by op definition.
+_RIGHT_ZERO_IS_A = frozenset(OPS[n] for n in ("add", "sub", "or", "xor", "shl", "shr", "sar",
+                                               "andc"))
+_RIGHT_ZERO_IS_ZERO = frozenset(OPS[n] for n in ("and", "mul"))
+_RIGHT_ONE_IS_A = frozenset(OPS[n] for n in ("mul", "div", "divu"))
+_LEFT_ZERO_IS_ZERO = frozenset(OPS[n] for n in ("and", "mul", "shl", "shr", "sar"))
+_LEFT_ZERO_IS_B = frozenset(OPS[n] for n in ("add", "or", "xor"))
+_SAME_IS_A = frozenset(OPS[n] for n in ("and", "or"))
+_SAME_IS_ZERO = frozenset(OPS[n] for n in ("sub", "xor", "andc"))
+_AND = OPS["and"]
+_OR = OPS["or"]
 
 
 class _Knowledge:
-    """What is known about temps at the current point of one basic block."""
+    """What is known about temps at the current point of one basic block.
+
+    (The reference formulation: `propagate_and_fold` inlines the same bookkeeping.)"""
 
     def __init__(self, n_globals: int):
         self.copy_of: dict[int, Temp] = {}        # temp index -> the temp (or const) it equals
@@ -29,20 +53,11 @@ class _Knowledge:
         self.copies.clear()
 
     def forget_globals(self) -> None:
-        for index in list(self.copy_of):
-            if index < self.n_globals or self.copy_of[index].kind is TempKind.GLOBAL:
-                self._forget(index)
-
-    def _forget(self, index: int) -> None:
-        source = self.copy_of.pop(index, None)
-        if source is not None:
-            self.copies[source.index].discard(index)
+        _forget_globals(self.copy_of, self.copies, self.n_globals)
 
     def written(self, temp: Temp) -> None:
         """temp gets a new value: nothing may still be a copy of its old value."""
-        self._forget(temp.index)
-        for index in self.copies.pop(temp.index, ()):
-            del self.copy_of[index]
+        _written(self.copy_of, self.copies, temp.index)
 
     def canonical(self, temp: Temp) -> Temp:
         return self.copy_of.get(temp.index, temp)
@@ -53,94 +68,165 @@ class _Knowledge:
             self.copies.setdefault(source.index, set()).add(dst.index)
 
 
+def _forget_globals(copy_of: dict, copies: dict, n_globals: int) -> None:
+    for index in list(copy_of):
+        source = copy_of[index]
+        if index < n_globals or source.kind is _GLOBAL:
+            del copy_of[index]
+            copies[source.index].discard(index)
+
+
+def _written(copy_of: dict, copies: dict, index: int) -> None:
+    source = copy_of.pop(index, None)
+    if source is not None:
+        copies[source.index].discard(index)
+    dependents = copies.pop(index, None)
+    if dependents:
+        for dependent in dependents:
+            del copy_of[dependent]
+
+
 def _simplify(op: Op, block: IRBlock) -> Optional[tuple[str, list[Temp]]]:
     """Algebraic identities: returns ("mov", [source]) when the op reduces to a copy, or None.
 
     Only identities that hold for every value of the non-constant inputs are used.
     """
-    name = op.name
     if len(op.ins) != 2 or not op.outs:
         return None
-    a, b = op.ins
-    zero, ones = block.const(0), block.const(MASK64)
-    if b.is_const:
+    source = _simplified(op.opdef, op.ins[0], op.ins[1], block.const(0), block.const(MASK64))
+    return None if source is None else ("mov", [source])
+
+
+def _simplified(opdef, a: Temp, b: Temp, zero: Temp, ones: Temp) -> Optional[Temp]:
+    """The input (or constant) that `opdef a, b` always equals, or None."""
+    if b.kind is _CONST:
         value = b.value
-        if value == 0 and name in ("add", "sub", "or", "xor", "shl", "shr", "sar", "andc"):
-            return "mov", [a]
-        if value == 0 and name in ("and", "mul"):
-            return "mov", [zero]
-        if value == MASK64 and name == "and":
-            return "mov", [a]
-        if value == MASK64 and name == "or":
-            return "mov", [ones]
-        if value == 1 and name in ("mul", "div", "divu"):
-            return "mov", [a]
-    if a.is_const and a.value == 0 and name in ("and", "mul", "shl", "shr", "sar"):
-        return "mov", [zero]
-    if a.is_const and name in ("add", "or", "xor") and a.value == 0:
-        return "mov", [b]
+        if value == 0:
+            if opdef in _RIGHT_ZERO_IS_A:
+                return a
+            if opdef in _RIGHT_ZERO_IS_ZERO:
+                return zero
+        elif value == MASK64:
+            if opdef is _AND:
+                return a
+            if opdef is _OR:
+                return ones
+        elif value == 1 and opdef in _RIGHT_ONE_IS_A:
+            return a
+    if a.kind is _CONST and a.value == 0:
+        if opdef in _LEFT_ZERO_IS_ZERO:
+            return zero
+        if opdef in _LEFT_ZERO_IS_B:
+            return b
     if a is b:
-        if name in ("and", "or"):
-            return "mov", [a]
-        if name in ("sub", "xor", "andc"):
-            return "mov", [zero]
+        if opdef in _SAME_IS_A:
+            return a
+        if opdef in _SAME_IS_ZERO:
+            return zero
     return None
 
 
 def _canonical_operand_order(op: Op) -> None:
     """Put a constant second in commutative ops, so isel and folding see `op reg, imm`."""
-    if op.name in ("add", "and", "or", "xor", "mul", "mulsh", "muluh") and op.ins[0].is_const \
-            and not op.ins[1].is_const:
-        op.ins.reverse()
-    elif op.name in ("setcond", "brcond", "movcond") and op.ins[0].is_const \
-            and not op.ins[1].is_const:
+    opdef = op.opdef
+    if opdef in _COMMUTATIVE:
+        if op.ins[0].kind is _CONST and op.ins[1].kind is not _CONST:
+            op.ins.reverse()
+    elif opdef in _COMPARES and op.ins[0].kind is _CONST and op.ins[1].kind is not _CONST:
         op.ins[0], op.ins[1] = op.ins[1], op.ins[0]
         op.consts[0] = op.consts[0].swap()
 
 
 def propagate_and_fold(block: IRBlock) -> None:
     """Forward pass: replace inputs by known constants/copies, fold, simplify."""
-    known = _Knowledge(len(block.globals.temps))
+    n_globals = len(block.globals.temps)
+    copy_of: dict[int, Temp] = {}        # temp index -> the temp (or const) it equals
+    copies: dict[int, set[int]] = {}     # source index -> indexes that copy it
     new_ops: list[Op] = []
+    append = new_ops.append
+    const = block.const
+    zero = ones = None
+    mov, commutative, compares = _MOV, _COMMUTATIVE, _COMPARES
     for op in block.ops:
         opdef = op.opdef
-        if op.name == "set_label":
-            known.forget_all()
-            new_ops.append(op)
+        if opdef is _SET_LABEL:
+            copy_of.clear()
+            copies.clear()
+            append(op)
             continue
-        op.ins = [known.canonical(t) for t in op.ins]
-        if opdef.fold is not None:
-            _canonical_operand_order(op)
-            if all(t.is_const for t in op.ins):
-                value = u64(opdef.fold(*[t.value for t in op.ins], *op.consts))
-                op = Op(_MOV, op.outs, [block.const(value)], [])
+        ins = op.ins
+        if copy_of:
+            ins = op.ins = [copy_of.get(t.index, t) for t in ins]
+        fold = opdef.fold
+        if fold is not None:
+            if len(ins) >= 2 and ins[0].kind is _CONST and ins[1].kind is not _CONST:
+                if opdef in commutative:
+                    ins.reverse()
+                elif opdef in compares:
+                    ins[0], ins[1] = ins[1], ins[0]
+                    op.consts[0] = op.consts[0].swap()
+            for t in ins:
+                if t.kind is not _CONST:
+                    break
             else:
-                simpler = _simplify(op, block)
-                if simpler is not None:
-                    op = Op(_MOV, op.outs, simpler[1], [])
-                elif op.name == "movcond" and op.ins[2] is op.ins[3]:
-                    op = Op(_MOV, op.outs, [op.ins[2]], [])
-        elif op.name == "brcond":
-            _canonical_operand_order(op)
-            a, b = op.ins
-            if a.is_const and b.is_const:
+                value = fold(*[t.value for t in ins], *op.consts) & MASK64
+                op = Op(mov, op.outs, [const(value)], [])
+                ins = op.ins
+            if op.opdef is not mov:
+                if len(ins) == 2 and op.outs:
+                    if zero is None:
+                        zero = const(0)
+                        ones = const(MASK64)
+                    source = _simplified(opdef, ins[0], ins[1], zero, ones)
+                    if source is not None:
+                        op = Op(mov, op.outs, [source], [])
+                        ins = op.ins
+                elif opdef is _MOVCOND and ins[2] is ins[3]:
+                    op = Op(mov, op.outs, [ins[2]], [])
+                    ins = op.ins
+        elif opdef is _BRCOND:
+            a, b = ins
+            if a.kind is _CONST and b.kind is not _CONST:
+                ins[0], ins[1] = b, a
+                op.consts[0] = op.consts[0].swap()
+            elif a.kind is _CONST and b.kind is _CONST:
                 cond, label = op.consts
                 if cond.evaluate(a.value, b.value):
                     op = Op(_BR, [], [], [label])
                 else:
                     label.refs -= 1
                     continue
-        if op.name == "mov" and op.outs[0] is op.ins[0]:
+        outs = op.outs
+        if op.opdef is mov:
+            out = outs[0]
+            source = ins[0]
+            if out is source:
+                continue
+            index = out.index
+            if index in copy_of or index in copies:
+                _written(copy_of, copies, index)
+            copy_of[index] = source
+            dependents = copies.get(source.index)
+            if dependents is None:
+                copies[source.index] = {index}
+            else:
+                dependents.add(index)
+            append(op)
             continue
-        for out in op.outs:
-            known.written(out)
-        if op.name == "mov":
-            known.record_copy(op.outs[0], op.ins[0])
-        if opdef.call and not op.consts[0].flags & CallFlag.NO_WRITE_GLOBALS:
-            known.forget_globals()
+        if copy_of:
+            for out in outs:
+                index = out.index
+                if index in copy_of or index in copies:
+                    _written(copy_of, copies, index)
+        elif copies:
+            for out in outs:
+                copies.pop(out.index, None)
+        if opdef.call and copy_of and not op.consts[0].flags & CallFlag.NO_WRITE_GLOBALS:
+            _forget_globals(copy_of, copies, n_globals)
         if opdef.bb_end:
-            known.forget_all()
-        new_ops.append(op)
+            copy_of.clear()
+            copies.clear()
+        append(op)
     block.ops = new_ops
 
 
@@ -163,45 +249,63 @@ def remove_dead_code(block: IRBlock) -> None:
         if live_at_label_new == live_at_label:
             break
         live_at_label = live_at_label_new
-    block.ops = [op for op, kept in zip(block.ops, keep) if kept]
-    for label in block.labels:
-        label.refs = 0
-    for op in block.ops:
-        if op.opdef.branch:
-            op.const("label").refs += 1
+    if keep is not None:
+        block.ops = [op for op, kept in zip(block.ops, keep) if kept]
+    if block.labels:
+        for label in block.labels:
+            label.refs = 0
+        for op in block.ops:
+            if op.opdef.branch:
+                op.consts[-1].refs += 1
 
 
 def _dce_pass(block: IRBlock, live_at_label: dict[int, frozenset[int]]):
+    """One backward pass: (keep flags per op, or None when every op is kept; live locals at
+    each label)."""
     live: set[int] = set()
-    keep = [True] * len(block.ops)
+    add, discard = live.add, live.discard
+    ops = block.ops
+    keep = None
     new_live_at_label: dict[int, frozenset[int]] = {}
-    for position in range(len(block.ops) - 1, -1, -1):
-        op = block.ops[position]
-        name = op.name
-        if name == "set_label":
-            new_live_at_label[op.consts[0].id] = frozenset(live)
+    empty = frozenset()
+    local = _LOCAL
+    for position in range(len(ops) - 1, -1, -1):
+        op = ops[position]
+        opdef = op.opdef
+        if opdef.marker:
+            if opdef is _SET_LABEL:
+                new_live_at_label[op.consts[0].id] = frozenset(live)
             continue
-        if op.opdef.branch:
-            target_live = live_at_label.get(op.const("label").id, frozenset())
-            if op.opdef.cond:
+        if opdef.branch:
+            target_live = live_at_label.get(op.consts[-1].id, empty)
+            if opdef.cond:
                 live |= target_live
             else:
                 live = set(target_live)
-        if _is_removable(op) and all(out.kind is TempKind.LOCAL and out.index not in live
-                                     for out in op.outs):
-            keep[position] = False
-            continue
-        for out in op.outs:
-            live.discard(out.index)
+                add, discard = live.add, live.discard
+        outs = op.outs
+        if opdef.removable_if_unused or opdef.call and _is_removable(op):
+            for out in outs:
+                if out.kind is not local or out.index in live:
+                    break
+            else:
+                if keep is None:
+                    keep = [True] * len(ops)
+                keep[position] = False
+                continue
+        for out in outs:
+            discard(out.index)
         for temp in op.ins:
-            if temp.kind is TempKind.LOCAL:
-                live.add(temp.index)
+            if temp.kind is local:
+                add(temp.index)
     return keep, new_live_at_label
 
 
 def remove_unused_labels(block: IRBlock) -> None:
+    if not block.labels:
+        return
     block.ops = [op for op in block.ops
-                 if not (op.name == "set_label" and op.consts[0].refs == 0)]
+                 if not (op.opdef is _SET_LABEL and op.consts[0].refs == 0)]
 
 
 def optimize(block: IRBlock) -> IRBlock:

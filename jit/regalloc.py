@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Optional
 
-from jit.ir import VALUE_OPS, IRBlock, Op, TempKind
-from jit.liveness import (BB_END, BRANCH, CALL, EXIT, FLAG_BITS, MARKER, Liveness, analyze,
-                          call_reads_globals, call_writes_globals, env_overlap_mask,
+from jit.ir import OPS, VALUE_OPS, IRBlock, Op, TempKind
+from jit.liveness import (_SYNC_BITS, BB_END, BRANCH, CALL, EXIT, FLAG_BITS, MARKER, Liveness,
+                          analyze, call_reads_globals, call_writes_globals, env_overlap_mask,
                           reads_all_globals)
 
 DEAD, IN_REG, IN_MEM, IS_CONST = range(4)
@@ -105,6 +105,24 @@ class Constraint:
     def aliased_inputs(self) -> frozenset:
         return frozenset(spec.alias for spec in self.outs if spec.alias is not None)
 
+    @cached_property
+    def input_plan(self) -> tuple:
+        """Per input, in `input_order`: (index, spec, aliased) - the allocator's walk."""
+        aliased = self.aliased_inputs
+        return tuple((i, self.ins[i], i in aliased) for i in self.input_order)
+
+    @cached_property
+    def alloc_plan(self) -> tuple:
+        """(needed_regs, input_plan, clobbers, scratch, output_plan): the allocator's view."""
+        return (self.needed_regs, self.input_plan, self.clobbers, self.scratch,
+                self.output_plan)
+
+    @cached_property
+    def output_plan(self) -> tuple:
+        """Per output: (alias, regs, fresh, free choice of several registers)."""
+        return tuple((spec.alias, spec.regs, spec.fresh, bool(spec.regs & (spec.regs - 1)))
+                     for spec in self.outs)
+
 
 class Operands:
     """The allocation of one op, handed to the target's emitter."""
@@ -148,43 +166,137 @@ def allocate_block(block: IRBlock, target, liveness: Optional[Liveness] = None) 
     _BlockAllocator(block, target, liveness or analyze(block)).run()
 
 
+# How the walk treats each op definition: (kind, value op, sync before, after).
+_RUN_OP, _RUN_MOV, _RUN_INSN_START, _RUN_SET_LABEL, _RUN_MARKER = range(5)
+# The guest state around an op (step 3 of _op).
+_SYNC_NONE, _SYNC_CALL, _SYNC_LABEL, _SYNC_ALL, _SYNC_LD_ENV = range(5)
+# After the op (step 8 of _op).
+_AFTER_NONE, _AFTER_EXIT, _AFTER_ST_ENV = range(3)
+
+
+def _op_info(opdef) -> tuple[int, bool, int, int]:
+    name = opdef.name
+    bits = opdef.flags.value
+    if name == "insn_start":
+        kind = _RUN_INSN_START
+    elif name == "set_label":
+        kind = _RUN_SET_LABEL
+    elif bits & MARKER:
+        kind = _RUN_MARKER
+    elif name == "mov":
+        kind = _RUN_MOV
+    else:
+        kind = _RUN_OP
+    if bits & CALL:
+        sync = _SYNC_CALL
+    elif bits & BB_END:
+        sync = _SYNC_LABEL if bits & BRANCH else _SYNC_ALL
+    elif bits & _SYNC_BITS:
+        sync = _SYNC_ALL
+    elif name == "ld_env":
+        sync = _SYNC_LD_ENV
+    else:
+        sync = _SYNC_NONE
+    after = _AFTER_EXIT if bits & EXIT else _AFTER_ST_ENV if name == "st_env" else _AFTER_NONE
+    return kind, name in VALUE_OPS, sync, after
+
+
+_OP_INFO = {opdef: _op_info(opdef) for opdef in OPS.values()}
+
+# The first register of an allocation order in a mask: (order, mask) -> register.
+_FIRST_IN_ORDER: dict[tuple, int] = {}
+
+
+def _first_in_order(order: tuple, mask: int) -> int:
+    reg = _FIRST_IN_ORDER.get((order, mask))
+    if reg is None:
+        reg = next(r for r in order if mask >> r & 1)
+        _FIRST_IN_ORDER[(order, mask)] = reg
+    return reg
+
+
+# Memory homes as Location objects (immutable), made once: env fields by offset, frame slots by
+# slot number.
+_ENV_LOCATIONS: dict[int, Location] = {}
+_SLOT_LOCATIONS: dict[int, Location] = {}
+# allocation order -> (order as a tuple, its register mask)
+_ORDERS: dict = {}
+
+
+def _global_locations(globals_) -> list:
+    """The env Location of every global, by temp index (kept on the GlobalSet, whose globals
+    are shared by every block)."""
+    temps = globals_.temps
+    locations = getattr(globals_, "_regalloc_locations", None)
+    if locations is None or len(locations) != len(temps):
+        locations = []
+        for temp in temps:
+            location = _ENV_LOCATIONS.get(temp.offset)
+            if location is None:
+                location = _ENV_LOCATIONS[temp.offset] = Location(True, temp.offset)
+            locations.append(location)
+        globals_._regalloc_locations = locations
+    return locations
+
+
 class _BlockAllocator:
     def __init__(self, block: IRBlock, target, liveness: Liveness):
         self.block = block
         self.target = target
         self.liveness = liveness
+        self.dead_inputs = liveness.dead_inputs
+        self.dead_outputs = liveness.dead_outputs
+        self.cross_label_locals = liveness.cross_label_locals
         temps = block.temps
         n_temps = len(temps)
         self.temps = temps
         n_globals = len(block.globals.temps)   # globals come first, then locals and constants
-        self.kind = [_KIND_GLOBAL] * n_globals + [
-            _KIND_LOCAL if temp.kind is TempKind.LOCAL else _KIND_CONST
-            for temp in temps[n_globals:]]
-        self.state = [DEAD] * n_temps
+        kind = [_KIND_GLOBAL] * n_globals
+        state = [IN_MEM] * n_globals
+        const_of = [0] * n_temps
+        local_indices = []
+        const_indices = []
+        local_kind = TempKind.LOCAL
+        for t in range(n_globals, n_temps):
+            temp = temps[t]
+            if temp.kind is local_kind:
+                kind.append(_KIND_LOCAL)
+                state.append(DEAD)
+                local_indices.append(t)
+            else:
+                kind.append(_KIND_CONST)
+                state.append(IS_CONST)
+                const_indices.append(t)
+                const_of[t] = temp.value
+        self.kind = kind
+        self.state = state
         self.reg_of = [NO_TEMP] * n_temps
-        self.const_of = [0] * n_temps
+        self.const_of = const_of
         self.coherent = [True] * n_temps
         self.slot_of = [-1] * n_temps
-        self.owner = [NO_TEMP] * 16
+        self.owner = list(_NO_OWNERS)
         self.occupied = 0          # registers with owner != NO_TEMP
         self.last_use = [0] * 16
         self.locked = 0            # registers the current op's operands use
         self.copies = 0            # registers holding input copies for the current op
-        self.order = tuple(target.allocation_order)
-        self.allocatable = 0
-        for reg in self.order:
-            self.allocatable |= 1 << reg
+        order = target.allocation_order
+        cached = _ORDERS.get(order)
+        if cached is None:
+            allocatable = 0
+            for reg in order:
+                allocatable |= 1 << reg
+            cached = _ORDERS[order] = (tuple(order), allocatable)
+        self.order, self.allocatable = cached
+        self.global_locations = _global_locations(block.globals)
         self.free_slots: list[int] = []
         self.next_slot = 0
         self.n_globals = n_globals
-        self.local_indices = [t for t in range(n_temps) if self.kind[t] == _KIND_LOCAL]
-        self.const_indices = [t for t in range(n_temps) if self.kind[t] == _KIND_CONST]
-        for t in self.const_indices:
-            self.const_of[t] = temps[t].value
+        self.local_indices = local_indices
+        self.const_indices = const_indices
         self.dirty = 0             # bitset of globals whose env copy is stale
         self.op_index = 0
         self.reachable = True
-        self._reset_state(0)
+        # (The state above is what _reset_state(0) sets up.)
 
     # ----------------------------------------------------------------------------------------
     # State changes
@@ -201,17 +313,18 @@ class _BlockAllocator:
         state[:self.n_globals] = [IN_MEM] * self.n_globals
         for t in self.const_indices:
             state[t] = IS_CONST
-        cross = self.liveness.cross_label_locals
+        cross = self.cross_label_locals
+        slot_of = self.slot_of
         for t in self.local_indices:
             if live_mask >> t & 1:
                 state[t] = IN_MEM
                 self._slot(t)
             else:
                 state[t] = DEAD
-                slot = self.slot_of[t]
+                slot = slot_of[t]
                 if slot >= 0 and not cross >> t & 1:
                     self.free_slots.append(slot)
-                    self.slot_of[t] = -1
+                    slot_of[t] = -1
 
     def _assign(self, reg: int, t: int) -> None:
         self.owner[reg] = t
@@ -239,14 +352,19 @@ class _BlockAllocator:
         return slot
 
     def _location(self, t: int) -> Location:
-        if self.kind[t] == _KIND_GLOBAL:
-            return Location(True, self.temps[t].offset)
-        return Location(False, self._slot(t))
+        if t < self.n_globals:
+            return self.global_locations[t]
+        slot = self._slot(t)
+        location = _SLOT_LOCATIONS.get(slot)
+        if location is None:
+            location = _SLOT_LOCATIONS[slot] = Location(False, slot)
+        return location
 
     def _drop_reg(self, t: int) -> None:
         """Detach t from its register (its value stays valid in memory or as a constant)."""
         reg = self.reg_of[t]
-        self._release(reg)
+        self.owner[reg] = NO_TEMP
+        self.occupied &= ~(1 << reg)
         self.reg_of[t] = NO_TEMP
         if self.kind[t] == _KIND_CONST:
             self.state[t] = IS_CONST
@@ -255,21 +373,24 @@ class _BlockAllocator:
 
     def _temp_dead(self, t: int) -> None:
         """t's value is not needed any more."""
-        if self.state[t] == IN_REG:
-            self._release(self.reg_of[t])
+        state = self.state
+        if state[t] == IN_REG:
+            reg = self.reg_of[t]
+            self.owner[reg] = NO_TEMP
+            self.occupied &= ~(1 << reg)
             self.reg_of[t] = NO_TEMP
         kind = self.kind[t]
         if kind == _KIND_GLOBAL:
-            self.state[t] = IN_MEM
+            state[t] = IN_MEM
             self.coherent[t] = True
             self.dirty &= ~(1 << t)
         elif kind == _KIND_CONST:
-            self.state[t] = IS_CONST
+            state[t] = IS_CONST
         else:
-            self.state[t] = DEAD
+            state[t] = DEAD
             self.coherent[t] = True
             slot = self.slot_of[t]
-            if slot >= 0 and not self.liveness.cross_label_locals >> t & 1:
+            if slot >= 0 and not self.cross_label_locals >> t & 1:
                 self.free_slots.append(slot)
                 self.slot_of[t] = -1
 
@@ -312,14 +433,14 @@ class _BlockAllocator:
         free = candidates & ~self.occupied
         if free:
             preferred = free & ~avoid or free
-            for reg in self.order:
-                if preferred >> reg & 1:
-                    return reg
+            reg = _FIRST_IN_ORDER.get((self.order, preferred))
+            return reg if reg is not None else _first_in_order(self.order, preferred)
         best = -1
         best_key = None
+        owners = self.owner
         for reg in self.order:
             if candidates >> reg & 1:
-                owner = self.owner[reg]
+                owner = owners[reg]
                 if owner == OP_COPY:
                     continue
                 if self.kind[owner] == _KIND_CONST:
@@ -346,12 +467,11 @@ class _BlockAllocator:
         if self.kind[t] != _KIND_CONST:
             free = self.allocatable & ~self.occupied & ~self.locked & ~avoid & ~(1 << reg)
             if free:
-                for new_reg in self.order:
-                    if free >> new_reg & 1:
-                        self.target.emit_mov(new_reg, reg)
-                        self._release(reg)
-                        self._assign(new_reg, t)
-                        return
+                new_reg = _first_in_order(self.order, free)
+                self.target.emit_mov(new_reg, reg)
+                self._release(reg)
+                self._assign(new_reg, t)
+                return
         self._save(t)
 
     def _copy_into(self, reg: int, t: int) -> None:
@@ -382,21 +502,27 @@ class _BlockAllocator:
 
     def run(self) -> None:
         target = self.target
-        for index, op in enumerate(self.block.ops):
+        op_info = _OP_INFO
+        insn_start = target.insn_start
+        index = 0
+        for op in self.block.ops:
             self.op_index = index
-            name = op.opdef.name
-            if name == "insn_start":
-                target.insn_start(op.consts[0])
-            elif name == "set_label":
+            info = op_info.get(op.opdef)
+            if info is None:
+                info = op_info[op.opdef] = _op_info(op.opdef)
+            kind = info[0]
+            if kind == _RUN_OP:
+                if self.reachable:
+                    self._op(op, index, info)
+            elif kind == _RUN_MOV:
+                if self.reachable:
+                    self._mov(op, index)
+            elif kind == _RUN_INSN_START:
+                insn_start(op.consts[0])
+            elif kind == _RUN_SET_LABEL:
                 self._set_label(op)
-            elif FLAG_BITS[name] & MARKER:
-                continue
-            elif not self.reachable:
-                continue   # dead code after an exit, up to the next label
-            elif name == "mov":
-                self._mov(op, index)
-            else:
-                self._op(op, index)
+            # other markers emit nothing
+            index += 1
 
     def _set_label(self, op: Op) -> None:
         label = op.consts[0]
@@ -410,7 +536,8 @@ class _BlockAllocator:
         """Before a branch to (or the fall through into) a label: every global and every local
         live at the label must be in memory, where the code after the label finds them.
         Registers stay valid for the fall-through path of a conditional branch."""
-        self._sync_globals()
+        if self.dirty:
+            self._sync_globals()
         live = self.liveness.live_at_label.get(label_id, 0)
         state = self.state
         for t in self.local_indices:
@@ -418,8 +545,21 @@ class _BlockAllocator:
                 self._sync(t)
 
     def _sync_globals(self, mask: int = -1) -> None:
-        for t in _bits(self.dirty & mask):
-            self._sync(t)
+        dirty = self.dirty & mask
+        coherent, state = self.coherent, self.state
+        while dirty:
+            low = dirty & -dirty
+            dirty ^= low
+            t = low.bit_length() - 1
+            if coherent[t]:
+                continue
+            if state[t] == IN_REG:
+                # _sync(t), inlined for a global in a register
+                self.target.emit_store(self.reg_of[t], self.global_locations[t])
+                coherent[t] = True
+                self.dirty &= ~low
+            else:
+                self._sync(t)
 
     def _save_globals(self) -> None:
         self._sync_globals()
@@ -430,27 +570,30 @@ class _BlockAllocator:
 
     def _dying_temps(self, op: Op, dead_inputs: int) -> list[int]:
         dying = []
-        for position, temp in enumerate(op.ins):
-            if dead_inputs >> position & 1 and temp.index not in dying:
+        for temp in op.ins:
+            if dead_inputs & 1 and temp.index not in dying:
                 dying.append(temp.index)
+            dead_inputs >>= 1
         return dying
 
     def _set_output(self, t: int) -> None:
         """t is about to receive a new value: forget where its old one was."""
         if self.state[t] == IN_REG:
-            self._release(self.reg_of[t])
+            reg = self.reg_of[t]
+            self.owner[reg] = NO_TEMP
+            self.occupied &= ~(1 << reg)
             self.reg_of[t] = NO_TEMP
         self.coherent[t] = False
-        if self.kind[t] == _KIND_GLOBAL:
+        if t < self.n_globals:
             self.dirty |= 1 << t
 
     def _mov(self, op: Op, index: int) -> None:
         out_t = op.outs[0].index
         in_t = op.ins[0].index
-        dying = self.liveness.dead_inputs[index] & 1
         if out_t == in_t:
             return
-        if self.liveness.dead_outputs[index] & 1:
+        dying = self.dead_inputs[index] & 1
+        if self.dead_outputs[index] & 1:
             if dying:
                 self._temp_dead(in_t)
             return
@@ -477,22 +620,35 @@ class _BlockAllocator:
             self._temp_dead(in_t)
         self._assign(reg, out_t)
 
-    def _op(self, op: Op, index: int) -> None:
-        opdef = op.opdef
-        flags = FLAG_BITS[opdef.name]
-        liveness = self.liveness
-        dead_inputs = liveness.dead_inputs[index]
-        dead_outputs = liveness.dead_outputs[index]
-        is_value_op = opdef.name in VALUE_OPS
+    def _op(self, op: Op, index: int, info: tuple) -> None:
+        _, is_value_op, sync, after = info
+        dead_inputs = self.dead_inputs[index]
+        dead_outputs = self.dead_outputs[index]
         state, const_of = self.state, self.const_of
+        ins = op.ins
 
-        known = [const_of[temp.index] if state[temp.index] == IS_CONST else None
-                 for temp in op.ins]
+        if ins:
+            known = [const_of[temp.index] if state[temp.index] == IS_CONST else None
+                     for temp in ins]
+        else:
+            known = []
+        if dead_inputs:
+            # The temps of the inputs that die here (each once), in input order.
+            dying = []
+            bits = dead_inputs
+            for temp in ins:
+                if bits & 1 and temp.index not in dying:
+                    dying.append(temp.index)
+                bits >>= 1
+                if not bits:
+                    break
+        else:
+            dying = ()
         if is_value_op:
             all_outputs_dead = dead_outputs == (1 << len(op.outs)) - 1
             if all_outputs_dead or None not in known:
-                value = None if all_outputs_dead else opdef.fold(*known, *op.consts)
-                for t in self._dying_temps(op, dead_inputs):
+                value = None if all_outputs_dead else op.opdef.fold(*known, *op.consts)
+                for t in dying:
                     self._temp_dead(t)
                 if value is not None:
                     out_t = op.outs[0].index
@@ -502,104 +658,152 @@ class _BlockAllocator:
                 return
 
         form = self.target.select(op, known, dead_inputs)
-        constraint = form.constraint
-        dying = self._dying_temps(op, dead_inputs) if dead_inputs else ()
-        self.locked = 0
+        avoid, input_plan, clobbers, scratch_masks, output_plan = form.constraint.alloc_plan
         self.copies = 0
-        avoid = constraint.needed_regs
 
         # 1. Inputs.
-        aliased = constraint.aliased_inputs
-        in_operands: list = [None] * len(op.ins)
-        ins = op.ins
-        in_specs = constraint.ins
-        for i in constraint.input_order:
-            t = ins[i].index
-            in_operands[i] = self._input(t, in_specs[i], i in aliased, t in dying, avoid)
-        input_regs = self.locked
+        locked = 0
+        reg_of = self.reg_of
+        last_use = self.last_use
+        if ins:
+            in_operands: list = [None] * len(ins)
+            for i, spec, aliased in input_plan:
+                if spec.ignore:
+                    continue
+                t = ins[i].index
+                if not aliased and state[t] == IN_REG:
+                    reg = reg_of[t]
+                    if spec.regs >> reg & 1:
+                        locked |= 1 << reg
+                        last_use[reg] = index
+                        in_operands[i] = reg
+                        continue
+                self.locked = locked
+                in_operands[i] = self._input(t, spec, aliased, t in dying, avoid)
+                locked = self.locked
+        else:
+            in_operands = []
+        self.locked = input_regs = locked
 
         # 2. Inputs that die here free their registers (outputs may reuse them).
         for t in dying:
             self._temp_dead(t)
 
         # 3. The guest state around the op.
-        if flags & CALL:
-            if call_reads_globals(op):
-                if call_writes_globals(op):
-                    self._save_globals()
-                else:
+        if sync:
+            if sync == _SYNC_ALL:
+                if self.dirty:
                     self._sync_globals()
-        elif flags & BB_END:
-            if flags & BRANCH:
+            elif sync == _SYNC_CALL:
+                if call_reads_globals(op):
+                    if call_writes_globals(op):
+                        self._save_globals()
+                    else:
+                        self._sync_globals()
+            elif sync == _SYNC_LABEL:
                 self._sync_for_label(op.consts[-1].id)
-            else:
-                self._sync_globals()
-        elif reads_all_globals(op):
-            self._sync_globals()
-        elif opdef.name == "ld_env":
-            self._sync_globals(env_overlap_mask(self.block, op.consts[0], op.consts[1].size))
+            elif self.dirty:   # _SYNC_LD_ENV
+                self._sync_globals(env_overlap_mask(self.block, op.consts[0],
+                                                    op.consts[1].size))
 
         # 4. Clobbered registers give up their live values.
-        clobbers = constraint.clobbers
-        for reg in _bits(clobbers & self.occupied):
-            if self.owner[reg] != OP_COPY:     # input copies are the op's own
-                self._evict(reg, avoid | clobbers)
+        if clobbers:
+            owners = self.owner
+            busy = clobbers & self.occupied
+            while busy:
+                low = busy & -busy
+                busy ^= low
+                reg = low.bit_length() - 1
+                if owners[reg] != OP_COPY:     # input copies are the op's own
+                    self._evict(reg, avoid | clobbers)
 
         # 5. Scratch registers.
         scratch = []
         scratch_regs = 0
-        for mask in constraint.scratch:
-            reg = self._alloc_reg(mask, avoid)
-            self._assign(reg, OP_COPY)
-            self.locked |= 1 << reg
-            scratch.append(reg)
-            scratch_regs |= 1 << reg
+        if scratch_masks:
+            for mask in scratch_masks:
+                reg = self._alloc_reg(mask, avoid)
+                self._assign(reg, OP_COPY)
+                self.locked |= 1 << reg
+                scratch.append(reg)
+                scratch_regs |= 1 << reg
 
         # 6. Outputs. Copies of inputs are released: an output may be written over them.
-        for reg in _bits(self.copies):
-            self._release(reg)
+        copies = self.copies
+        if copies:
+            while copies:
+                low = copies & -copies
+                copies ^= low
+                self._release(low.bit_length() - 1)
         out_regs = []
-        taken = scratch_regs
-        for position, spec in enumerate(constraint.outs):
-            t = op.outs[position].index
-            if spec.alias is not None:
-                reg = in_operands[spec.alias]
-                self._set_output(t)
-            else:
-                exclude = taken | (input_regs if spec.fresh else input_regs & self.occupied)
-                allowed = spec.regs
-                if allowed & (allowed - 1):
-                    allowed &= ~clobbers   # a free choice keeps out of registers the code uses
-                self._set_output(t)
-                reg = self._alloc_reg(allowed, avoid, exclude=exclude)
-            if self.owner[reg] >= 0:
-                self._save(self.owner[reg])
-            self._assign(reg, t)
-            taken |= 1 << reg
-            out_regs.append(reg)
+        if output_plan:
+            taken = scratch_regs
+            owners = self.owner
+            coherent = self.coherent
+            outs = op.outs
+            n_globals = self.n_globals
+            position = 0
+            for alias, allowed, fresh, free_choice in output_plan:
+                t = outs[position].index
+                position += 1
+                if alias is None:
+                    exclude = taken | (input_regs if fresh else input_regs & self.occupied)
+                    if free_choice:
+                        allowed &= ~clobbers   # a free choice keeps out of registers the code uses
+                # self._set_output(t), inlined:
+                if state[t] == IN_REG:
+                    old = reg_of[t]
+                    owners[old] = NO_TEMP
+                    self.occupied &= ~(1 << old)
+                    reg_of[t] = NO_TEMP
+                coherent[t] = False
+                if t < n_globals:
+                    self.dirty |= 1 << t
+                if alias is None:
+                    reg = self._alloc_reg(allowed, avoid, exclude)
+                else:
+                    reg = in_operands[alias]
+                if owners[reg] >= 0:
+                    self._save(owners[reg])
+                # self._assign(reg, t), inlined:
+                owners[reg] = t
+                self.occupied |= 1 << reg
+                last_use[reg] = index
+                reg_of[t] = reg
+                state[t] = IN_REG
+                taken |= 1 << reg
+                out_regs.append(reg)
 
         # 7. The op's code.
         form.emit(self.target, op, Operands(in_operands, out_regs, scratch))
 
         # 8. After the op.
-        for reg in scratch:
-            self._release(reg)
+        if scratch:
+            for reg in scratch:
+                self._release(reg)
         self.locked = 0
-        for position, temp in enumerate(op.outs):
-            if dead_outputs >> position & 1:
-                self._temp_dead(temp.index)
-        if flags & EXIT:
-            self.reachable = False   # the next label resets the state
-        elif opdef.name == "st_env":
-            overlap = env_overlap_mask(self.block, op.consts[0], op.consts[1].size)
-            for t in range(self.n_globals):
-                if overlap >> t & 1 and state[t] != IN_MEM:
-                    if state[t] == IN_REG:
-                        self._release(self.reg_of[t])
-                        self.reg_of[t] = NO_TEMP
-                    state[t] = IN_MEM
-                    self.coherent[t] = True
-                    self.dirty &= ~(1 << t)
+        if dead_outputs:
+            position = 0
+            for temp in op.outs:
+                if dead_outputs >> position & 1:
+                    self._temp_dead(temp.index)
+                position += 1
+        if after:
+            if after == _AFTER_EXIT:
+                self.reachable = False   # the next label resets the state
+            else:   # st_env: the globals it overwrote are in env now
+                overlap = env_overlap_mask(self.block, op.consts[0], op.consts[1].size)
+                while overlap:
+                    low = overlap & -overlap
+                    overlap ^= low
+                    t = low.bit_length() - 1
+                    if state[t] != IN_MEM:
+                        if state[t] == IN_REG:
+                            self._release(self.reg_of[t])
+                            self.reg_of[t] = NO_TEMP
+                        state[t] = IN_MEM
+                        self.coherent[t] = True
+                        self.dirty &= ~(1 << t)
 
     def _input(self, t: int, spec: InSpec, aliased: bool, dies: bool, avoid: int):
         if spec.ignore:

@@ -45,7 +45,8 @@ VALID_RMS = (RNE, RTZ, RDN, RUP, RMM)
 
 
 class Format:
-    """An IEEE binary format: `p` bits of precision (hidden bit included), `ebits` exponent bits."""
+    """An IEEE binary format: `p` bits of precision (hidden bit included), `ebits` exponent
+    bits."""
 
     def __init__(self, name: str, bits: int, p: int, ebits: int):
         self.name = name

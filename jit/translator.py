@@ -162,22 +162,26 @@ def translator_loop(ops: TranslatorOps, ctx: DisasContextBase, max_insns: int) -
     if instrumentation is not None:
         # Plugin hook: block start.
         instrumentation.tb_start(ctx)
+    fetch_insn, insn_start, translate_insn = ops.fetch_insn, ops.insn_start, ops.translate_insn
+    next_insn = DisasJump.NEXT
+    pc_first, page_size = ctx.pc_first, ctx.page_size
     while True:
-        if not ops.fetch_insn(ctx):
+        if not fetch_insn(ctx):
             ctx.is_jmp = DisasJump.TOO_MANY
             break
         ctx.num_insns += 1
-        ops.insn_start(ctx)
+        insn_start(ctx)
         if instrumentation is not None:
             # Plugin hook: instruction start.
             instrumentation.insn_start(ctx)
-        ops.translate_insn(ctx)
+        translate_insn(ctx)
         if instrumentation is not None:
             # Plugin hook: after the instruction.
             instrumentation.insn_end(ctx)
-        if ctx.is_jmp is not DisasJump.NEXT:
+        if ctx.is_jmp is not next_insn:
             break
-        if ctx.num_insns >= max_insns or not ctx.same_page(ctx.pc_next):
+        # (ctx.same_page(ctx.pc_next), inlined)
+        if ctx.num_insns >= max_insns or (ctx.pc_next ^ pc_first) >= page_size:
             ctx.is_jmp = DisasJump.TOO_MANY
             break
     ops.tb_stop(ctx)

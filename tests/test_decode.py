@@ -22,6 +22,7 @@ import capstone
 import pytest
 
 from guest.riscv.decode import DECODER, Decoder, decode, insn_size
+from guest.riscv import insn_table_fp
 from guest.riscv.insn_table import FMT_NONE, FMT_R, PATTERNS, Pattern, reserved
 
 AS = shutil.which("riscv64-linux-gnu-as")
@@ -60,7 +61,7 @@ def random_encoding(pattern: Pattern, rng: random.Random) -> int:
 def random_operands(pattern: Pattern, rng: random.Random, edge: int) -> dict[str, int]:
     fields = {}
     for fld in pattern.format.fields:
-        if fld.name in ("rd", "rs1", "rs2"):
+        if fld.name in ("rd", "rs1", "rs2", "rs3"):
             value = (0, 31, rng.randrange(32))[edge % 3]
         elif fld.name == "imm":
             low = -(1 << (fld.width - 1))
@@ -77,6 +78,9 @@ def random_operands(pattern: Pattern, rng: random.Random, edge: int) -> dict[str
                      rng.randrange(4096))[edge % 9]
         elif fld.name == "uimm":
             value = (0, 31, rng.randrange(32))[edge % 3]
+        elif fld.name == "rm":      # binutils writes the exact conversions only with rm 0
+            value = (0 if pattern.name in insn_table_fp.EXACT_CONVERSIONS
+                     else (0, 1, 2, 3, 4, 7)[edge % 6])
         else:
             raise AssertionError(f"no operand generator for field {fld.name}")
         fields[fld.name] = value
@@ -90,6 +94,8 @@ def fence_set(bits: int) -> str:
 def assembly_text(pattern: Pattern, f: dict[str, int]) -> str:
     name = pattern.name
     fmt = pattern.format.name
+    if fmt in insn_table_fp.FORMAT_NAMES:
+        return insn_table_fp.assembly_text(name, f)
     if fmt == "R":
         return f"{name} x{f['rd']}, x{f['rs1']}, x{f['rs2']}"
     if fmt.startswith("I-shift"):
@@ -351,6 +357,8 @@ def objdump_fields(pattern: Pattern, operands: str, pc: int, tmp_path: Path,
         return compressed_fields(pattern.name, operands, pc)
     parts = [p for p in re.split(r"[,()]", operands) if p]
     fmt = pattern.format.name
+    if fmt in insn_table_fp.FORMAT_NAMES:
+        return insn_table_fp.objdump_fields(pattern.name, operands)
     if fmt == "R":
         return {"rd": reg(parts[0]), "rs1": reg(parts[1]), "rs2": reg(parts[2])}
     if fmt.startswith("I-shift"):
@@ -479,6 +487,14 @@ def check_against_objdump(words: list[int], tmp_path: Path, size: int = 4) -> in
             mnemonic, fields = "fence", OBJDUMP_FENCE_ALIASES[mnemonic]
         elif mnemonic in OBJDUMP_SHIFT64:
             mnemonic, operands = OBJDUMP_SHIFT64[mnemonic], operands + ",0"
+        elif operands.endswith(",unknown"):
+            # F/D with a reserved rounding mode (5, 6): reserved encodings of the table.
+            assert insn is None, label
+            continue
+        elif mnemonic == ".4byte" and insn is not None and (
+                insn.name in insn_table_fp.EXACT_CONVERSIONS and insn.fields["rm"] != 0):
+            # objdump knows fcvt.d.w/wu/s only with rm 0; qemu runs (and checks) every rm.
+            continue
         elif mnemonic not in TABLE_NAMES:
             # Reserved encodings, and other extensions' instructions (Zba, Zbb, ...). Only the
             # fences differ: the spec reserves their fm/imm, rs1 and rd fields for future
@@ -502,7 +518,8 @@ def check_against_objdump(words: list[int], tmp_path: Path, size: int = 4) -> in
 def test_random_encodings_of_every_pattern_agree_with_objdump(tmp_path):
     rng = random.Random(99)
     words = [random_encoding(p, rng) for p in PATTERNS_32 for _ in range(64)]
-    assert check_against_objdump(words, tmp_path) > len(words) * 0.95
+    # (2 in 8 random F/D words with an rm field have a reserved rounding mode: illegal)
+    assert check_against_objdump(words, tmp_path) > len(words) * 0.85
 
 
 @needs_objdump
@@ -593,6 +610,9 @@ def test_random_encodings_of_every_pattern_carry_capstones_mnemonic():
                 continue
             if oracle is None and is_compressed_hint(insn.name, insn.fields):
                 continue
+            if (oracle is None and pattern.name in insn_table_fp.EXACT_CONVERSIONS
+                    and insn.fields["rm"] != 0):
+                continue    # capstone knows fcvt.d.w/wu/s only with rm 0, like objdump
             assert oracle == pattern.name, f"{label}: capstone says {oracle}"
 
 
@@ -781,7 +801,7 @@ def test_instruction_size_from_the_low_bits():
     assert decode(0x1141).size == 2 and decode(0x1141).name == "c.addi"
 
 
-def test_table_covers_rv64gc_without_fp_arithmetic_and_every_bit_is_accounted_for():
+def test_table_covers_rv64gc_and_every_bit_is_accounted_for():
     expected = {
         "lui", "auipc", "jal", "jalr", "beq", "bne", "blt", "bge", "bltu", "bgeu",
         "lb", "lh", "lw", "ld", "lbu", "lhu", "lwu", "sb", "sh", "sw", "sd",
@@ -803,6 +823,13 @@ def test_table_covers_rv64gc_without_fp_arithmetic_and_every_bit_is_accounted_fo
         "c.slli", "c.fldsp", "c.lwsp", "c.ldsp", "c.jr", "c.mv", "c.ebreak", "c.jalr", "c.add",
         "c.fsdsp", "c.swsp", "c.sdsp",
     }
+    for fmt in ("s", "d"):
+        expected |= {f"{op}.{fmt}" for op in (
+            "fadd", "fsub", "fmul", "fdiv", "fsqrt", "fsgnj", "fsgnjn", "fsgnjx", "fmin", "fmax",
+            "feq", "flt", "fle", "fclass", "fmadd", "fmsub", "fnmsub", "fnmadd")}
+        expected |= {f"fcvt.{i}.{fmt}" for i in ("w", "wu", "l", "lu")}
+        expected |= {f"fcvt.{fmt}.{i}" for i in ("w", "wu", "l", "lu")}
+    expected |= {"fcvt.s.d", "fcvt.d.s", "fmv.x.w", "fmv.w.x", "fmv.x.d", "fmv.d.x"}
     assert TABLE_NAMES == expected
     # Bits neither fixed nor read by a field are the reserved-and-ignored ones of the fences.
     for pattern in INSTRUCTIONS:

@@ -33,16 +33,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guest_runner as gr  # noqa: E402
 
-# Programs that execute F/D arithmetic (glibc's printf, malloc and startup use it too): they
-# wait for the F/D translation, the last part of issue 3 still in progress. Remove this set
-# when it lands.
-NEEDS_FP_ARITHMETIC = {
-    "alloc_dyn_O2", "alloc_static_O0", "alloc_static_O2", "csr_dyn_O2", "csr_static_O2",
-    "fp_arith", "fp_badrm", "fp_cvt", "fp_fma", "fp_misc", "math_dyn_O2", "math_static_O0",
-    "math_static_O2", "printf_dyn_O2", "printf_static_O0", "printf_static_O2",
-    "process_dyn_O2", "process_static_O0", "process_static_O2", "strings_dyn_O2",
-    "strings_static_O0", "strings_static_O2",
-}
 
 SUITE = gr.LINUX
 PROGRAMS = SUITE.programs()
@@ -64,8 +54,6 @@ def _skip_without_sysroot(name: str) -> None:
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_linux_program(name: str) -> None:
-    if name in NEEDS_FP_ARITHMETIC:
-        pytest.skip("needs F/D arithmetic, not translated yet")
     exp = _expected(name)
     _skip_without_sysroot(name)
     try:

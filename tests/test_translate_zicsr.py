@@ -96,9 +96,15 @@ def test_fp_csrs(name, csr):
 
 
 def env_accesses(block, offset: int) -> tuple[int, int]:
-    """(ld_env, st_env) ops on the env field at offset."""
+    """(reads, writes) of the env field at offset: ld_env/st_env ops, and for fflags the FP
+    environment ops (fp_get_flags/fp_set_flags: FP ops may keep accrued flags elsewhere)."""
+    if offset == OFF_FFLAGS:
+        return (sum(1 for op in block.ops if op.name == "fp_get_flags"),
+                sum(1 for op in block.ops if op.name == "fp_set_flags"))
     loads = sum(1 for op in block.ops if op.name == "ld_env" and op.consts[0] == offset)
-    stores = sum(1 for op in block.ops if op.name == "st_env" and op.consts[0] == offset)
+    stores = sum(1 for op in block.ops
+                 if (op.name == "st_env" and op.consts[0] == offset)
+                 or (op.name == "fp_set_rm" and offset == OFF_FRM))
     return loads, stores
 
 

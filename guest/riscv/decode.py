@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Iterable, Optional, Union
 
-from guest.riscv.insn_table import PATTERNS, Format, Pattern
+from guest.riscv.insn_table import PATTERNS, Field, Format, Pattern
 
 
 def insn_size(low_bits: int) -> int:
@@ -125,14 +125,59 @@ def _leaves(node: _Node):
 
 
 def _args_maker(fmt: Format):
-    """A function word -> the format's operand tuple."""
+    """A function word -> the format's operand tuple (compiled: see _compiled_args_maker)."""
     args_type = namedtuple(f"Args{fmt.name.title().replace('-', '')}", fmt.field_names)
+    return _compiled_args_maker(fmt, args_type)
+
+
+def _reference_args_maker(fmt: Format, args_type):
+    """The definition: every field's own `extract`."""
     extractors = tuple(fld.extract for fld in fmt.fields)
 
     def make_args(word: int):
         return args_type._make([extract(word) for extract in extractors])
 
     return make_args
+
+
+def _field_expression(fld: Field, index: int, env: dict) -> str:
+    """Python source computing `fld.extract(word)` in one expression (Field.extract: the
+    segments concatenated most significant first, sign-extended, shifted, adjusted)."""
+    if type(fld) is not Field:         # a field with its own extraction: call it
+        env[f"_extract{index}"] = fld.extract
+        return f"_extract{index}(word)"
+    if fld.constant is not None:
+        env[f"_constant{index}"] = fld.constant
+        return f"_constant{index}"
+    parts = []
+    remaining = fld.width
+    for pos, length in fld.segments:
+        remaining -= length
+        piece = f"((word >> {pos}) & {(1 << length) - 1:#x})"
+        parts.append(f"({piece} << {remaining})" if remaining else piece)
+    expression = " | ".join(parts)
+    if fld.signed:
+        sign = 1 << (fld.width - 1)
+        expression = f"((({expression}) ^ {sign:#x}) - {sign:#x})"
+    if fld.shift:
+        expression = f"(({expression}) << {fld.shift})"
+    if fld.adjust is not None:
+        env[f"_adjust{index}"] = fld.adjust
+        expression = f"_adjust{index}({expression})"
+    return expression
+
+
+def _compiled_args_maker(fmt: Format, args_type):
+    """make_args as one generated function: decoding a new word is on the translator's path,
+    and a call per field (plus a list) costs several times the arithmetic."""
+    env: dict = {"_Args": args_type}
+    expressions = [_field_expression(fld, index, env) for index, fld in enumerate(fmt.fields)]
+    source = f"def make_args(word):\n    return _Args({', '.join(expressions)})\n"
+    exec(compile(source, f"<decoder args {fmt.name}>", "exec"), env)   # noqa: S102
+    return env["make_args"]
+
+
+DECODE_CACHE_LIMIT = 1 << 16
 
 
 class Decoder:
@@ -155,6 +200,7 @@ class Decoder:
             if pattern.format not in makers:
                 makers[pattern.format] = _args_maker(pattern.format)
             self._make_args[pattern] = makers[pattern.format]
+        self._cache: dict[int, Optional[DecodedInsn]] = {}
         self._root32 = _build_tree([p for p in selected if p.size == 4], 0)
         self._root16 = _build_tree([p for p in selected if p.size == 2], 0)
         for root in (self._root32, self._root16):
@@ -166,7 +212,23 @@ class Decoder:
 
     def decode(self, word: int) -> Optional[DecodedInsn]:
         """Decode the instruction at the start of `word` (its bytes read little-endian; bits past
-        the instruction's size are ignored). None: illegal or reserved encoding."""
+        the instruction's size are ignored). None: illegal or reserved encoding.
+
+        Results are cached by word (a DecodedInsn is immutable): code repeats instruction words
+        a lot (register saves, returns, common immediates)."""
+        word &= 0xFFFFFFFF if word & 3 == 3 else 0xFFFF
+        try:
+            return self._cache[word]
+        except KeyError:
+            pass
+        insn = self._decode(word)
+        cache = self._cache
+        if len(cache) >= DECODE_CACHE_LIMIT:
+            cache.clear()
+        cache[word] = insn
+        return insn
+
+    def _decode(self, word: int) -> Optional[DecodedInsn]:
         if word & 3 == 3:
             word &= 0xFFFFFFFF
             node = self._root32

@@ -43,8 +43,8 @@ from jit.emit import gen_goto_tb as gen_goto_tb_op
 from jit.env import ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, encode_exit
 from jit.ir import MASK64, MO_64, OPS, Cond, GlobalSet, IRBlock, MemOp, Temp, u64
-from jit.translator import (DisasContextBase, DisasJump, Instrumentation, RetiredInsnCounter,
-                            TranslatorOps, translator_loop)
+from jit.translator import (GUEST_PAGE_SIZE, DisasContextBase, DisasJump, Instrumentation,
+                            RetiredInsnCounter, TranslatorOps, translator_loop)
 
 __all__ = ["DisasContext", "FCSR_FFLAGS_MASK", "FCSR_FRM_MASK", "GuestFault", "INSTRET_COUNTER",
            "NAN_BOX_BITS", "RiscvFrontend", "TranslateFn", "dest_gpr", "gen_arith",
@@ -123,10 +123,10 @@ def gen_value(opname: str, dest: Temp, *inputs: Temp) -> Temp:
     the result: dest after emitting the op, or - emitting nothing - a folded constant when every
     input is constant, or an input when the op is an identity for the other one. The caller
     stores the returned temp where the result belongs (set_gpr)."""
-    if all(temp.is_const for temp in inputs):
-        return const(OPS[opname].fold(*[temp.value for temp in inputs]))
     if len(inputs) == 2:
         first, second = inputs
+        if first.is_const and second.is_const:
+            return const(OPS[opname].fold(first.value, second.value))
         if second.is_const and _RIGHT_IDENTITY.get(opname) == second.value:
             return first
         if first.is_const:
@@ -137,6 +137,8 @@ def gen_value(opname: str, dest: Temp, *inputs: Temp) -> Temp:
                 return dest
             if opname in _COMMUTATIVE:
                 inputs = (second, first)
+    elif all(temp.is_const for temp in inputs):
+        return const(OPS[opname].fold(*[temp.value for temp in inputs]))
     _VALUE_EMITTERS[opname](dest, *inputs)
     return dest
 
@@ -524,6 +526,9 @@ class RiscvFrontend(TranslatorOps):
         """Translate the block starting at pc. A fetch fault on its first instruction raises
         GuestFault; later instructions that cannot be fetched end the block before them."""
         block = begin_block(self.globals, pc)
+        self._window = b""          # guest code bytes read ahead (see _fetch_insn_bits)
+        self._window_start = pc
+        self._window_ok = True
         try:
             ctx = DisasContext(self, block, block_id, pc, max_insns, self.instrumentation)
             translator_loop(self, ctx, max_insns)
@@ -558,7 +563,8 @@ class RiscvFrontend(TranslatorOps):
         if insn is None or not self._translate_by_pattern[insn.pattern](ctx, insn.args):
             gen_exception(ctx, ExitKind.ILLEGAL)
             return
-        if ctx.is_jmp is DisasJump.NEXT and self._next_insn_straddles_page(ctx):
+        if ctx.is_jmp is DisasJump.NEXT and ctx.pc_next & (ctx.page_size - 1) \
+                == ctx.page_size - 2 and self._next_insn_straddles_page(ctx):
             ctx.is_jmp = DisasJump.TOO_MANY
 
     def tb_stop(self, ctx: DisasContext) -> None:
@@ -570,11 +576,46 @@ class RiscvFrontend(TranslatorOps):
 
     # ---- fetching
 
+    # Bytes read ahead per fetch call (within the page): most blocks are a few instructions.
+    FETCH_WINDOW = 128
+
     def _fetch_insn_bits(self, pc: int) -> tuple[int, int]:
-        """The instruction's bits and size. The common case is one 4-byte read; a read that
-        fails (a compressed instruction at the end of readable code, or a 32-bit instruction
-        crossing into an unreadable page) is redone halfword by halfword so that the fault
-        reported is the first byte that really cannot be read."""
+        """The instruction's bits and size.
+
+        Code is read ahead, up to FETCH_WINDOW bytes but never past the page, and the
+        instructions are taken from those bytes: a read that succeeded covers every 4-byte
+        read inside it (fetch is a function of guest memory, which does not change during a
+        translation). When it cannot be used (the instruction's 4 bytes are not all in it, the
+        read-ahead failed), the instruction is read on its own as below."""
+        offset = pc - self._window_start
+        window = self._window
+        if offset < 0 or offset + 4 > len(window):
+            if not self._window_ok:
+                return self._fetch_insn_bits_alone(pc)
+            size = min(self.FETCH_WINDOW, GUEST_PAGE_SIZE - (pc & (GUEST_PAGE_SIZE - 1)))
+            if size < 4:
+                return self._fetch_insn_bits_alone(pc)
+            try:
+                window = self.fetch(pc, size)
+            except Exception:       # noqa: BLE001 - reported by the read of the instruction
+                self._window_ok = False
+                return self._fetch_insn_bits_alone(pc)
+            if len(window) != size:
+                self._window_ok = False
+                return self._fetch_insn_bits_alone(pc)
+            self._window = window
+            self._window_start = pc
+            offset = 0
+        word = int.from_bytes(window[offset:offset + 4], "little")
+        if word & 3 == 3:
+            return word, 4
+        return word & 0xFFFF, 2
+
+    def _fetch_insn_bits_alone(self, pc: int) -> tuple[int, int]:
+        """The common case is one 4-byte read; a read that fails (a compressed instruction at
+        the end of readable code, or a 32-bit instruction crossing into an unreadable page) is
+        redone halfword by halfword so that the fault reported is the first byte that really
+        cannot be read."""
         try:
             data = self.fetch(pc, 4)
         except GuestFault:
