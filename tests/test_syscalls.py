@@ -1379,12 +1379,12 @@ def test_getrusage(process):
     assert call(process, "getrusage", 5, SCRATCH) == -errno_riscv.EINVAL
 
 
-def test_robust_list(process):
-    assert call(process, "set_robust_list", SCRATCH, 24) == 0
-    assert call(process, "set_robust_list", SCRATCH, 16) == -errno_riscv.EINVAL
+def test_robust_list(process, capsys):
+    # ENOSYS like qemu-riscv64 (so glibc's start-up path is the same), without a warning.
+    assert call(process, "set_robust_list", SCRATCH, 24) == -errno_riscv.ENOSYS
+    assert capsys.readouterr().err == ""
     assert call(process, "get_robust_list", 0, SCRATCH + 64, SCRATCH + 72) == 0
-    assert process.memory.read_u64(SCRATCH + 64) == SCRATCH
-    assert process.memory.read_u64(SCRATCH + 72) == 24
+    assert process.memory.read_u64(SCRATCH + 64) == 0
     assert call(process, "get_robust_list", 1, SCRATCH + 64, SCRATCH + 72) == -errno_riscv.ESRCH
 
 
