@@ -13,7 +13,7 @@ these configurations:
   native      the x86-64 build of the same source (gcc -O2, built into bench/.build/ on first use)
   qemu        qemu-riscv64 bench/bin/NAME
   tcgjit      python -m tools.cli bench/bin/NAME   (or --tcgjit CMD, e.g. an installed tcgjit)
-  qemu+ins    qemu-riscv64 -d plugin -plugin insn.so,per=insn  (bench/plugins/insn.c, built here)
+  qemu+ins    qemu-riscv64 -d plugin -plugin insn.so,per=insn  (tests/plugins/insn_count.c, built here)
   tcgjit+ins  tcgjit -d plugin -plugin inscount,inline=on,per=insn
   stats       one extra in-process tcgjit run (tools.machine.Machine) that reads the pipeline's
               TranslationStats: translation time and translated guest instructions

@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 SRC_DIR = BENCH_DIR / "src"
 STARTUP_DIR = BENCH_DIR / "startup"
-PLUGIN_SRC = BENCH_DIR / "plugins" / "insn.c"
+PLUGIN_SRC = REPO_ROOT / "tests" / "plugins" / "insn_count.c"   # shared with the plugin tests
 BIN_DIR = BENCH_DIR / "bin"
 CACHE_DIR = Path(os.environ.get("TCGJIT_BENCH_CACHE", BENCH_DIR / ".build"))
 TOOLCHAIN_FILE = BIN_DIR / "toolchain.txt"
@@ -236,7 +236,7 @@ def build_native(progs: list[BenchProgram], verbose: bool = False,
 
 
 def build_qemu_plugin(verbose: bool = False) -> Path:
-    """The qemu-riscv64 instruction counting plugin (bench/plugins/insn.c), cached."""
+    """The qemu-riscv64 instruction counting plugin (tests/plugins/insn_count.c), cached."""
     if shutil.which(NATIVE_CC) is None:
         raise BuildError(f"host compiler {NATIVE_CC!r} not found")
     key = _sha256(PLUGIN_SRC.read_bytes() + " ".join(PLUGIN_FLAGS).encode())[:16]
@@ -250,7 +250,7 @@ def build_qemu_plugin(verbose: bool = False) -> Path:
                 print(f"  (cd {PLUGIN_SRC.parent} && {' '.join(cmd)})")
             res = subprocess.run(cmd, cwd=PLUGIN_SRC.parent, capture_output=True, text=True)
             if res.returncode != 0:
-                raise BuildError("building bench/plugins/insn.c failed: "
+                raise BuildError("building tests/plugins/insn_count.c failed: "
                                  + (res.stderr.strip().splitlines() or ["?"])[0])
             partial.replace(output)
     return output
