@@ -38,14 +38,6 @@ class GuestSignal(Exception):
         return text
 
 
-class GuestFetchFault(Exception):
-    """Raised by a frontend when guest code cannot be fetched at `addr`."""
-
-    def __init__(self, addr: int):
-        super().__init__(f"cannot fetch guest code at {addr:#x}")
-        self.addr = addr
-
-
 class GuestRuntime(Protocol):
     """What the dispatcher needs from the guest OS layer."""
 
@@ -70,7 +62,9 @@ class GuestRuntime(Protocol):
 
 class Dispatcher:
     def __init__(self, pipeline: Pipeline, backend, env: CpuEnv, runtime: GuestRuntime,
-                 fetch_fault_types: tuple = (GuestFetchFault,)):
+                 fetch_fault_types: tuple):
+        """fetch_fault_types: the exceptions (with an `addr`) the frontend raises when guest
+        code cannot be fetched; they end the run with SIGSEGV."""
         self.pipeline = pipeline
         self.backend = backend
         self.env = env
@@ -94,7 +88,7 @@ class Dispatcher:
             try:
                 block, native = self.pipeline.translate(pc, len(self.natives))
             except self.fetch_fault_types as fault:
-                raise GuestSignal(signal.SIGSEGV, pc, getattr(fault, "addr", pc)) from None
+                raise GuestSignal(signal.SIGSEGV, pc, fault.addr) from None
             self.natives.append(native)
             self.blocks[pc] = native
             end = pc + max(block.guest_size, 1)

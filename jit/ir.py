@@ -10,7 +10,7 @@ operations convert with `to_signed` first and results are masked back with `u64`
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 MASK64 = (1 << 64) - 1

@@ -52,13 +52,6 @@ def call_writes_globals(op: Op) -> bool:
     return not op.consts[0].flags & CallFlag.NO_WRITE_GLOBALS
 
 
-def reads_all_globals(op: Op) -> bool:
-    """Does the op need the value of every global in env when it executes?"""
-    flags = FLAG_BITS[op.opdef.name]
-    if flags & CALL:
-        return call_reads_globals(op)
-    return bool(flags & _SYNC_BITS)
-
 
 def env_overlap_mask(block: IRBlock, offset: int, size: int) -> int:
     """Bitset (by temp index) of the globals whose 8 bytes in env overlap [offset, offset+size)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from jit.ir import MASK64, OPS, CallFlag, IRBlock, Op, Temp, TempKind, u64
+from jit.ir import MASK64, OPS, CallFlag, IRBlock, Op, Temp, TempKind
 
 _MOV = OPS["mov"]
 _BR = OPS["br"]
@@ -25,7 +25,7 @@ _LOCAL = TempKind.LOCAL
 _COMMUTATIVE = frozenset(OPS[name] for name in ("add", "and", "or", "xor", "mul", "mulsh",
                                                  "muluh"))
 _COMPARES = frozenset(OPS[name] for name in ("setcond", "brcond", "movcond"))
-# _simplify's identities, by op definition.
+# _simplified's identities, by op definition.
 _RIGHT_ZERO_IS_A = frozenset(OPS[n] for n in ("add", "sub", "or", "xor", "shl", "shr", "sar",
                                                "andc"))
 _RIGHT_ZERO_IS_ZERO = frozenset(OPS[n] for n in ("and", "mul"))
@@ -86,19 +86,9 @@ def _written(copy_of: dict, copies: dict, index: int) -> None:
             del copy_of[dependent]
 
 
-def _simplify(op: Op, block: IRBlock) -> Optional[tuple[str, list[Temp]]]:
-    """Algebraic identities: returns ("mov", [source]) when the op reduces to a copy, or None.
-
-    Only identities that hold for every value of the non-constant inputs are used.
-    """
-    if len(op.ins) != 2 or not op.outs:
-        return None
-    source = _simplified(op.opdef, op.ins[0], op.ins[1], block.const(0), block.const(MASK64))
-    return None if source is None else ("mov", [source])
-
-
 def _simplified(opdef, a: Temp, b: Temp, zero: Temp, ones: Temp) -> Optional[Temp]:
-    """The input (or constant) that `opdef a, b` always equals, or None."""
+    """Algebraic identities: the input (or constant) that `opdef a, b` always equals, or None.
+    Only identities that hold for every value of the non-constant inputs are used."""
     if b.kind is _CONST:
         value = b.value
         if value == 0:

@@ -28,9 +28,8 @@ from functools import cached_property
 from typing import Callable, Optional
 
 from jit.ir import OPS, VALUE_OPS, IRBlock, Op, TempKind
-from jit.liveness import (_SYNC_BITS, BB_END, BRANCH, CALL, EXIT, FLAG_BITS, MARKER, Liveness,
-                          analyze, call_reads_globals, call_writes_globals, env_overlap_mask,
-                          reads_all_globals)
+from jit.liveness import (_SYNC_BITS, BB_END, BRANCH, CALL, EXIT, MARKER, Liveness, analyze,
+                          call_reads_globals, call_writes_globals, env_overlap_mask)
 
 DEAD, IN_REG, IN_MEM, IS_CONST = range(4)
 NO_TEMP = -1
