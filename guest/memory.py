@@ -33,11 +33,16 @@ import os
 import weakref
 from typing import Callable, Iterator
 
-import cffi
+# The declarations are in tools/build_ffi.py; guest/memory_ffi.py is generated from them
+# (pre-parsed, so that start-up does not parse C).
+from guest.memory_ffi import ffi as _ffi
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = PAGE_SIZE - 1
+# PROT_NONE bytes reserved below and above the guest region (any 32-bit displacement from an
+# address inside the region stays in the reservation).
+GUARD_SIZE = 1 << 33
 GUEST_ADDRESS_BITS = 38
 GUEST_ADDRESS_SPACE_SIZE = 1 << GUEST_ADDRESS_BITS
 
@@ -64,14 +69,6 @@ _HOST_MREMAP_DONTUNMAP = 4
 _HOST_MADV_DONTNEED = 4
 _HOST_EFAULT = 14
 
-_ffi = cffi.FFI()
-_ffi.cdef("""
-void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
-int munmap(void *addr, size_t length);
-int mprotect(void *addr, size_t length, int prot);
-void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
-int madvise(void *addr, size_t length, int advice);
-""")
 _libc = _ffi.dlopen(None)
 _MAP_FAILED = (1 << 64) - 1
 
@@ -301,7 +298,11 @@ class GuestMemory:
         if size <= 0 or size & PAGE_MASK:
             raise ValueError(f"guest address space size {size:#x} is not a positive page multiple")
         self.size = size
-        self.base = _reserve_region(size)
+        # Inaccessible guard areas on both sides of the region: generated code may then check
+        # only the base register of `base + displacement` accesses (host_x86/guest_access.py).
+        self.guard_size = GUARD_SIZE
+        region_size = size + 2 * GUARD_SIZE
+        self.base = _reserve_region(region_size) + GUARD_SIZE
         self.limit = size
         # find_free hands out addresses in [mmap_bottom, mmap_top); the process lowers mmap_top
         # below the stack so that mappings keep a gap to it.
@@ -312,7 +313,8 @@ class GuestMemory:
         # Pages the guest may write that hold translated code: read-only on the host, so that
         # a guest store into them faults and the JIT can drop the stale translation.
         self._code_pages: set[int] = set()
-        self._release = weakref.finalize(self, _release_region, self.base, size)
+        self._release = weakref.finalize(self, _release_region, self.base - GUARD_SIZE,
+                                         region_size)
 
     # --- change listeners -----------------------------------------------------------------------
 

@@ -17,9 +17,10 @@ import struct
 from typing import Callable, Optional
 
 from host_x86 import encoder as enc
+from host_x86 import regs as R
 from host_x86.codebuf import CodeBuffer
 from host_x86.libc import ffi
-from jit.env import ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE, ENV_SAVED_RSP
+from jit.env import ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE, ENV_FAULT_REGS, ENV_SAVED_RSP
 from jit.exits import ExitKind, encode_exit
 from jit.ir import HelperInfo
 
@@ -230,6 +231,11 @@ class Runtime:
         read_tail_offset = asm.offset
         asm.emit("mov qword ptr [rbp + %], %", ENV_FAULT_IS_WRITE, 0)
         asm.bind(fault_common)
+        # Dirty globals may be in any register: keep them all for the dispatcher (the stub
+        # saved rax before it needed it).
+        for reg in range(16):
+            if reg not in (R.RAX, R.RSP, R.RBP):
+                asm.emit(f"mov qword ptr [rbp + %], {R.r64(reg)}", ENV_FAULT_REGS + 8 * reg)
         asm.emit("mov qword ptr [rbp + %], rax", ENV_FAULT_HOST_PC)
         asm.emit("mov eax, %", encode_exit(ExitKind.FAULT))
         asm.jmp(epilogue)

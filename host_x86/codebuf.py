@@ -18,36 +18,73 @@ handler then has a single address range to recognise generated code by.
 A shared mapping would stay shared with a child after os.fork(): two processes writing blocks
 into one cache. So, when dual-mapped, the buffer copies its code into a new memfd just before a
 fork (hooks of os.register_at_fork), and the child remaps both views onto that copy.
+
+Two areas, so that the cache is bounded and can be flushed:
+
+    [base, blocks_start)              the runtime area (RUNTIME_AREA_SIZE): entry trampoline,
+                                      epilogue, fault exits, FP runtime, Python call thunks;
+                                      `allocate`; never flushed
+    [blocks_start, + capacity)        translated blocks (`allocate_block`); when a block does not
+                                      fit, CodeBufferFull: the owner flushes (`flush`, every
+                                      client drops its blocks) and translates again
+
+The capacity is qemu's tb-size (`-tb-size MIB`, default DEFAULT_CODE_CACHE_SIZE). The memory in
+use never exceeds the runtime area's used part plus the capacity: a flush starts writing blocks
+at blocks_start again, over the pages already touched.
 """
 from __future__ import annotations
 
 import os
-from typing import Optional
+import weakref
+from typing import Optional, Protocol
 
 from host_x86.libc import (MAP_FIXED, MAP_NORESERVE, PAGE_SIZE, PROT_EXEC, PROT_NONE,
                            PROT_READ, PROT_WRITE, ffi, lib, mmap_anonymous, mmap_shared_fd,
                            mprotect, munmap, read_bytes, write_bytes)
+from jit.code_cache import (DEFAULT_CODE_CACHE_SIZE, MAX_CODE_CACHE_SIZE, MIB,
+                            MIN_CODE_CACHE_SIZE, CodeCacheFull)
 
-DEFAULT_RESERVE = 256 << 20
+RUNTIME_AREA_SIZE = 2 * MIB
 BLOCK_ALIGN = 16
 MFD_CLOEXEC = 1
 
 
-class CodeBufferFull(Exception):
+class CodeBufferFull(CodeCacheFull):
     """The code cache has no room left for a block."""
 
 
+class CodeCacheClient(Protocol):
+    """A user of the blocks area (a backend): told when the area is flushed."""
+
+    @property
+    def running_generated_code(self) -> bool: ...
+
+    def code_cache_flushed(self) -> None: ...
+
+
 class CodeBuffer:
-    def __init__(self, reserve_size: int = DEFAULT_RESERVE, dual_mapping: bool = True):
-        self.size = reserve_size
-        self.used = 0
+    def __init__(self, capacity: int = DEFAULT_CODE_CACHE_SIZE, dual_mapping: bool = True,
+                 runtime_size: int = RUNTIME_AREA_SIZE):
+        """capacity: bytes for translated blocks (the most `set_capacity` may later ask for)."""
+        if not MIN_CODE_CACHE_SIZE <= capacity <= MAX_CODE_CACHE_SIZE:
+            raise ValueError(f"code cache size must be between {MIN_CODE_CACHE_SIZE >> 20} and "
+                             f"{MAX_CODE_CACHE_SIZE >> 20} MiB")
+        self.runtime_size = runtime_size
+        self.reserved_capacity = capacity
+        self.capacity = capacity
+        self.size = runtime_size + capacity
+        self.runtime_used = 0
+        self.used = 0                 # bytes of the blocks area in use since the last flush
+        self.peak_used = 0            # most bytes of the blocks area ever in use
+        self.flushes = 0
         self.mprotect_calls = 0
+        self._clients: list[weakref.ref] = []
         self._write_delta: Optional[int] = None   # writable view address - executable address
         self._fork_copy: Optional[tuple[int, int]] = None   # (memfd, its writable view)
         if dual_mapping:
-            self._map_twice(reserve_size)
+            self._map_twice(self.size)
         if self._write_delta is None:
-            self.base = mmap_anonymous(reserve_size, PROT_NONE, MAP_NORESERVE)
+            self.base = mmap_anonymous(self.size, PROT_NONE, MAP_NORESERVE)
         else:
             os.register_at_fork(before=self._before_fork,
                                 after_in_parent=self._after_fork_in_parent,
@@ -82,7 +119,9 @@ class CodeBuffer:
         if fd is None:
             raise OSError(ffi.errno, "memfd_create for the child's code cache failed")
         writable = mmap_shared_fd(self.size, PROT_READ | PROT_WRITE, fd, MAP_NORESERVE)
-        ffi.memmove(ffi.cast("void *", writable), ffi.cast("void *", self.base), self.used)
+        for start, length in ((0, self.runtime_used), (self.runtime_size, self.used)):
+            ffi.memmove(ffi.cast("void *", writable + start),
+                        ffi.cast("void *", self.base + start), length)
         self._fork_copy = (fd, writable)
 
     def _after_fork_in_parent(self) -> None:
@@ -108,16 +147,63 @@ class CodeBuffer:
     def end(self) -> int:
         return self.base + self.size
 
+    @property
+    def blocks_start(self) -> int:
+        return self.base + self.runtime_size
+
+    @property
+    def memory_in_use(self) -> int:
+        """Bytes of the cache that hold code now or held it before a flush (touched pages)."""
+        return (_align_up(self.runtime_used, PAGE_SIZE)
+                + _align_up(max(self.peak_used, self.used), PAGE_SIZE))
+
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
 
     def allocate(self, size: int) -> int:
-        """Reserve `size` bytes for code, aligned to BLOCK_ALIGN; returns their address."""
-        start = _align_up(self.used, BLOCK_ALIGN)
-        if start + size > self.size:
-            raise CodeBufferFull(f"code cache of {self.size >> 20} MiB is full")
-        self.used = start + size
+        """Reserve `size` bytes in the runtime area (code that is never flushed: runtime stubs,
+        thunks), aligned to BLOCK_ALIGN; returns their address."""
+        start = _align_up(self.runtime_used, BLOCK_ALIGN)
+        if start + size > self.runtime_size:
+            raise MemoryError(f"the code cache's runtime area of {self.runtime_size >> 20} MiB "
+                              f"is full")
+        self.runtime_used = start + size
         return self.base + start
+
+    def allocate_block(self, size: int) -> int:
+        """Reserve `size` bytes for a translated block, aligned to BLOCK_ALIGN; returns their
+        address, or raises CodeBufferFull (flush, then try again)."""
+        start = _align_up(self.used, BLOCK_ALIGN)
+        if start + size > self.capacity:
+            raise CodeBufferFull(f"code cache of {self.capacity >> 20} MiB is full")
+        self.used = start + size
+        return self.blocks_start + start
+
+    def set_capacity(self, capacity: int) -> None:
+        """Bound the blocks area to `capacity` bytes (at most the size reserved at creation).
+        Blocks beyond a lowered bound stay valid until the next flush."""
+        if not MIN_CODE_CACHE_SIZE <= capacity <= self.reserved_capacity:
+            raise ValueError(f"code cache size must be between {MIN_CODE_CACHE_SIZE >> 20} and "
+                             f"{self.reserved_capacity >> 20} MiB here")
+        self.capacity = capacity
+
+    def add_client(self, client: CodeCacheClient) -> None:
+        """Tell `client` about every flush (held weakly: a dead client is forgotten)."""
+        self._clients.append(weakref.ref(client))
+
+    def flush(self) -> None:
+        """Empty the blocks area: every live client drops its blocks (their code is about to be
+        overwritten). Only when no generated code is running: a return into a flushed block
+        would run whatever is written there next."""
+        clients = [client for client in (ref() for ref in self._clients) if client is not None]
+        self._clients = [weakref.ref(client) for client in clients]
+        if any(client.running_generated_code for client in clients):
+            raise RuntimeError("the code cache cannot be flushed while generated code runs")
+        self.peak_used = max(self.peak_used, self.used)
+        self.used = 0
+        self.flushes += 1
+        for client in clients:
+            client.code_cache_flushed()
 
     def write(self, addr: int, data: bytes) -> None:
         """Copy code into the cache (newly allocated space or a patch of existing code)."""
@@ -142,10 +228,30 @@ def _align_up(value: int, alignment: int) -> int:
 
 
 _shared_buffer: Optional[CodeBuffer] = None
+_configured_capacity = DEFAULT_CODE_CACHE_SIZE
+
+
+def configure_code_cache(capacity: int) -> None:
+    """Set the capacity of the process's code cache (before or after it exists; once it
+    exists, at most what it reserved: DEFAULT_CODE_CACHE_SIZE or the capacity asked for
+    before). ValueError if out of range."""
+    global _configured_capacity
+    if _shared_buffer is None:
+        if not MIN_CODE_CACHE_SIZE <= capacity <= MAX_CODE_CACHE_SIZE:
+            raise ValueError(f"code cache size must be between {MIN_CODE_CACHE_SIZE >> 20} and "
+                             f"{MAX_CODE_CACHE_SIZE >> 20} MiB")
+        _configured_capacity = capacity
+    else:
+        _shared_buffer.set_capacity(capacity)
 
 
 def shared_code_buffer() -> CodeBuffer:
+    """The process's code cache. Its address space is reserved for at least the default
+    capacity (MAP_NORESERVE: untouched pages cost nothing), so that a smaller capacity can be
+    set later; the configured capacity bounds it."""
     global _shared_buffer
     if _shared_buffer is None:
-        _shared_buffer = CodeBuffer()
+        buffer = CodeBuffer(max(_configured_capacity, DEFAULT_CODE_CACHE_SIZE))
+        buffer.set_capacity(_configured_capacity)
+        _shared_buffer = buffer
     return _shared_buffer

@@ -76,6 +76,8 @@ def _width_class_fast(value: int) -> str:
         if value == 1:
             return "=1"
         return "i8"
+    if 0x7FFF_FFFF >= value >= -0x8000_0000:
+        return "i32"
     return width_class(value)
 
 
@@ -97,7 +99,7 @@ def _fill(template: str, numbers) -> str:
 class _Shape:
     """The cached encoding of one template + width classes: bytes and where each number goes."""
 
-    __slots__ = ("code", "fields", "_single", "_pieces", "_prepared")
+    __slots__ = ("code", "fields", "_single", "_double", "_pieces", "_prepared")
 
     def __init__(self, code: bytes, fields: list[tuple[int, int]]):
         self.code = code
@@ -110,6 +112,7 @@ class _Shape:
         fields do not overlap (both None: patch field by field)."""
         self._prepared = True
         self._single = None
+        self._double = None
         self._pieces = None
         code = self.code
         patched = sorted((offset, width, index)
@@ -129,6 +132,11 @@ class _Shape:
             offset, width, index = patched[0]
             self._single = (index, code[:offset], width, _FIELD_MASKS[width],
                             code[offset + width:])
+        elif len(patched) == 2:     # e.g. a displacement and an immediate
+            (offset, width, index), (offset2, width2, index2) = patched
+            self._double = (index, code[:offset], width, _FIELD_MASKS[width],
+                            code[offset + width:offset2], index2, width2, _FIELD_MASKS[width2],
+                            code[offset2 + width2:])
         else:
             self._pieces = pieces
 
@@ -140,6 +148,11 @@ class _Shape:
         if single is not None:
             index, prefix, width, mask, suffix = single
             return prefix + (numbers[index] & mask).to_bytes(width, "little") + suffix
+        double = self._double
+        if double is not None:
+            index, prefix, width, mask, middle, index2, width2, mask2, suffix = double
+            return (prefix + (numbers[index] & mask).to_bytes(width, "little") + middle
+                    + (numbers[index2] & mask2).to_bytes(width2, "little") + suffix)
         pieces = self._pieces
         if pieces is not None:
             return b"".join([piece if piece.__class__ is bytes
@@ -217,6 +230,11 @@ class Encoder:
             self._exact[template] = code
         self._exact_count += 1
         return code
+
+    def encode_uncached(self, template: str, numbers: tuple[int, ...]) -> bytes:
+        """Like `encode`, for numbers that rarely repeat (guest addresses, exit values naming a
+        block): skips the exact-instruction cache, which they would only fill."""
+        return self._encode_new(template, numbers)
 
     def _encode_new(self, template: str, numbers: tuple[int, ...]) -> bytes:
         if not self._loaded:

@@ -18,7 +18,8 @@ from host_x86 import regs as R
 from host_x86.assembler import (MAX_HELPER_ARGS, SPILL_SLOTS, Assembler, AsmLabel, Runtime,
                                 outgoing_arg_offset, spill_slot_offset)
 from host_x86.encoder import Encoder
-from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR
+from host_x86.guest_access import accesses_without_check
+from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_REGS
 from jit.exits import ExitKind, encode_exit
 from jit.ir import MASK64, CallFlag, Cond, IRBlock, Label, MemOp, Op, sign_extend, to_signed
 from jit.regalloc import Constraint, Imm, InSpec, Location, OpForm, Operands, OutSpec
@@ -109,18 +110,45 @@ _LOAD_TEMPLATES = {
 }
 
 
-def load_text(memop: MemOp, dst: int, addr: str) -> str:
-    template, bits = _LOAD_TEMPLATES[(memop.size_shift, memop.signed)]
+class _Texts(dict):
+    """Instruction texts built once per key and handed out again as the same string object:
+    the encoder's caches are keyed by text, and a string built anew for every instruction
+    would be formatted and hashed every time (a kept string caches its hash)."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[object], str]):
+        super().__init__()
+        self.build = build
+
+    def __missing__(self, key) -> str:
+        text = self[key] = self.build(key)
+        return text
+
+
+def _load_text(key: tuple) -> str:
+    size_shift, signed, dst, addr = key
+    template, bits = _LOAD_TEMPLATES[(size_shift, signed)]
     return template.format(dst=R.reg_name(dst, bits), addr=addr)
+
+
+# (size shift, signed, register, address text) -> text; (bits, address, register or None) ->
+# text. Address texts are the few fixed patterns of the callers (`rbp + %`, `r14 + rbx + %`).
+_LOAD_TEXTS = _Texts(_load_text)
+_STORE_TEXTS = _Texts(lambda key: f"mov {R.PTR_SIZE_BY_BITS[key[0]]} ptr [{key[1]}], "
+                                  + ("%" if key[2] is None else R.reg_name(key[2], key[0])))
+
+
+def load_text(memop: MemOp, dst: int, addr: str) -> str:
+    return _LOAD_TEXTS[(memop.size_shift, memop.signed, dst, addr)]
 
 
 def store_text(memop: MemOp, value, addr: str) -> tuple[str, tuple[int, ...]]:
     """Text and numbers of `mov size ptr [addr], value` (value: register or Imm)."""
     bits = memop.bits
     if isinstance(value, Imm):
-        return (f"mov {R.PTR_SIZE_BY_BITS[bits]} ptr [{addr}], %",
-                (_store_imm_value(value.value, memop.size),))
-    return f"mov {R.PTR_SIZE_BY_BITS[bits]} ptr [{addr}], {R.reg_name(value, bits)}", ()
+        return _STORE_TEXTS[(bits, addr, None)], (_store_imm_value(value.value, memop.size),)
+    return _STORE_TEXTS[(bits, addr, value)], ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,6 +165,16 @@ def _alias(index: int) -> OutSpec:
     return OutSpec(ANY, alias=index)
 
 
+# Instruction texts of constant loads and compares, per register (see _Texts).
+_TEST_TEXT = tuple(f"test {R.r64(reg)}, {R.r64(reg)}" for reg in range(16))
+_CMP_IMM_TEXT = tuple(f"cmp {R.r64(reg)}, %" for reg in range(16))
+_CMP_TEXT = _Texts(lambda regs: f"cmp {R.r64(regs[0])}, {R.r64(regs[1])}")
+_ZERO_REG_TEXT = tuple(f"xor {R.r32(reg)}, {R.r32(reg)}" for reg in range(16))
+_MOV32_IMM_TEXT = tuple(f"mov {R.r32(reg)}, %" for reg in range(16))
+_MOV64_IMM_TEXT = tuple(f"mov {R.r64(reg)}, %" for reg in range(16))
+_MOVABS_TEXT = tuple(f"movabs {R.r64(reg)}, %" for reg in range(16))
+
+
 class X86Target:
     """Target description for jit/regalloc.py plus the per-block code generation state."""
 
@@ -144,7 +182,8 @@ class X86Target:
     spill_slots = SPILL_SLOTS
 
     def __init__(self, encoder: Encoder, runtime: Runtime, guest_limit: int,
-                 helper_address: Callable[[object], int], jump_cache_address: int):
+                 helper_address: Callable[[object], int], jump_cache_address: int,
+                 guest_guarded: bool = False):
         if guest_limit & (guest_limit - 1) or not 1 << 12 <= guest_limit < 1 << 63:
             raise ValueError("guest_limit must be a power of two between 2**12 and 2**62")
         self.encoder = encoder
@@ -152,10 +191,18 @@ class X86Target:
         self.epilogue_address = runtime.epilogue_address
         self.guest_limit = guest_limit
         self.guest_limit_shift = guest_limit.bit_length() - 1
+        # Guard areas around the guest region let accesses check their base register once
+        # (host_x86/guest_access.py) instead of every address.
+        self.guest_guarded = guest_guarded
+        self.unchecked_accesses: set[Op] = set()
         self.helper_address = helper_address
         self.jump_cache_address = jump_cache_address
         self.asm: Assembler = Assembler(encoder)
         self.block: Optional[IRBlock] = None
+        # Bytes of the allocator's moves, loads and stores (see emit_mov).
+        self._move_code: dict[tuple, bytes] = {}
+        self._load_code: dict[tuple, bytes] = {}
+        self._store_code: dict[tuple, bytes] = {}
 
     # ----------------------------------------------------------------------------------------
     # Block framing
@@ -164,6 +211,12 @@ class X86Target:
         self.asm = Assembler(self.encoder)
         self.block = block
         self.block_id = block_id
+        # Where the dirty globals are at each guest access that may fault: code offset of the
+        # access -> the allocator's entries (see set_fault_state).
+        self.fault_states: dict[int, tuple] = {}
+        self.fault_state: tuple = ()
+        if self.guest_guarded:
+            self.unchecked_accesses = accesses_without_check(block)
         self.labels: dict[int, AsmLabel] = {}
         self.stubs: list[Callable[[], None]] = []
         self.insn_map: list[tuple[int, int]] = []
@@ -191,8 +244,10 @@ class X86Target:
         return asm_label
 
     def exit_with(self, value: int) -> None:
-        if value <= 0xFFFF_FFFF:
+        if value <= 0xFF:
             self.asm.emit("mov eax, %", value)
+        elif value <= 0xFFFF_FFFF:    # names a block: (almost) unique
+            self.asm.code += self.encoder.encode_uncached("mov eax, %", (value,))
         else:
             self.asm.emit("movabs rax, %", value)
         self.asm.jmp_absolute(self.epilogue_address)
@@ -204,7 +259,8 @@ class X86Target:
         asm.bind(label)
         if pc is not None and self.pc_offset is not None:
             if fits_s32(pc):
-                asm.emit("mov qword ptr [rbp + %], %", self.pc_offset, to_signed(pc))
+                asm.code += self.encoder.encode_uncached("mov qword ptr [rbp + %], %",
+                                                         (self.pc_offset, to_signed(pc)))
             else:
                 asm.emit("movabs rax, %", pc)
                 asm.emit("mov qword ptr [rbp + %], rax", self.pc_offset)
@@ -213,18 +269,26 @@ class X86Target:
     # ----------------------------------------------------------------------------------------
     # Moves the allocator asks for
 
+    # The allocator's moves repeat the same few register/home combinations over and over:
+    # their bytes are kept per (registers, home) key, so that most moves cost one dict probe
+    # instead of building instruction text and probing the encoder's caches with it.
+
     def emit_mov(self, dst: int, src: int) -> None:
-        self.asm.emit(f"mov {R.r64(dst)}, {R.r64(src)}")
+        code = self._move_code.get((dst, src))
+        if code is None:
+            code = self._move_code[(dst, src)] = self.encoder.encode(
+                f"mov {R.r64(dst)}, {R.r64(src)}")
+        self.asm.code += code
 
     def emit_movi(self, dst: int, value: int) -> None:
         if value == 0:
-            self.asm.emit(f"xor {R.r32(dst)}, {R.r32(dst)}")
+            self.asm.emit(_ZERO_REG_TEXT[dst])
         elif value <= 0xFFFF_FFFF:
-            self.asm.emit(f"mov {R.r32(dst)}, %", value)
+            self.asm.emit(_MOV32_IMM_TEXT[dst], value)
         elif fits_s32(value):
-            self.asm.emit(f"mov {R.r64(dst)}, %", to_signed(value))
+            self.asm.emit(_MOV64_IMM_TEXT[dst], to_signed(value))
         else:
-            self.asm.emit(f"movabs {R.r64(dst)}, %", value)
+            self.asm.emit(_MOVABS_TEXT[dst], value)
 
     @staticmethod
     def _memory(location: Location) -> tuple[str, int]:
@@ -233,18 +297,34 @@ class X86Target:
         return "rsp + %", spill_slot_offset(location.offset)
 
     def emit_load(self, dst: int, location: Location) -> None:
-        base, offset = self._memory(location)
-        self.asm.emit(f"mov {R.r64(dst)}, qword ptr [{base}]", offset)
+        key = (dst, location.in_env, location.offset)
+        code = self._load_code.get(key)
+        if code is None:
+            base, offset = self._memory(location)
+            code = self._load_code[key] = self.encoder.encode(
+                f"mov {R.r64(dst)}, qword ptr [{base}]", (offset,))
+        self.asm.code += code
 
     def emit_store(self, src: int, location: Location) -> None:
-        base, offset = self._memory(location)
-        self.asm.emit(f"mov qword ptr [{base}], {R.r64(src)}", offset)
+        key = (src, location.in_env, location.offset)
+        code = self._store_code.get(key)
+        if code is None:
+            base, offset = self._memory(location)
+            code = self._store_code[key] = self.encoder.encode(
+                f"mov qword ptr [{base}], {R.r64(src)}", (offset,))
+        self.asm.code += code
 
     def emit_store_imm(self, value: int, location: Location) -> bool:
         if not fits_s32(value):
             return False
-        base, offset = self._memory(location)
-        self.asm.emit(f"mov qword ptr [{base}], %", offset, to_signed(value))
+        if location.in_env:
+            template, offset = "mov qword ptr [rbp + %], %", location.offset
+        else:
+            template, offset = "mov qword ptr [rsp + %], %", spill_slot_offset(location.offset)
+        if value > 0xFFFF:   # addresses (guest pcs) rarely repeat: not worth the exact cache
+            self.asm.code += self.encoder.encode_uncached(template, (offset, to_signed(value)))
+        else:
+            self.asm.emit(template, offset, to_signed(value))
         return True
 
     # ----------------------------------------------------------------------------------------
@@ -261,45 +341,100 @@ class X86Target:
     # Instruction selection
 
     def select(self, op: Op, known: list, dead_inputs: int) -> OpForm:
-        selector = _SELECTORS.get(op.opdef.name)
+        # By op definition (hashed by identity), filled from the by-name table on first use.
+        selector = _SELECTOR_BY_OPDEF.get(op.opdef)
         if selector is None:
-            raise NotImplementedError(f"x86 backend: no instruction selection for {op.name}")
+            selector = _SELECTORS.get(op.opdef.name)
+            if selector is None:
+                raise NotImplementedError(f"x86 backend: no instruction selection for {op.name}")
+            _SELECTOR_BY_OPDEF[op.opdef] = selector
         return selector(self, op, known, dead_inputs)
 
     # Compare helper shared by setcond/movcond/brcond: `cmp a, b` (or `test a, a`).
     def compare(self, a: int, b) -> None:
-        if isinstance(b, Imm):
+        if b.__class__ is Imm:
             if b.value == 0:
-                self.asm.emit(f"test {R.r64(a)}, {R.r64(a)}")
+                self.asm.emit(_TEST_TEXT[a])
             else:
-                self.asm.emit(f"cmp {R.r64(a)}, %", to_signed(b.value))
+                self.asm.emit(_CMP_IMM_TEXT[a], to_signed(b.value))
         else:
-            self.asm.emit(f"cmp {R.r64(a)}, {R.r64(b)}")
+            self.asm.emit(_CMP_TEXT[(a, b)])
 
     # Guest memory -------------------------------------------------------------------------
 
-    def guest_check(self, check_reg: int, address_reg: int, displacement: int,
-                    is_write: bool) -> AsmLabel:
-        """check_reg = address; fault unless address < guest_limit. Returns the label to bind
-        at the access instruction (the host pc reported for a fault)."""
+    def exit_check_stub(self, label: AsmLabel, entries: tuple, pc: int) -> None:
+        """Out-of-line stop of an exit check: the dirty globals into env (registers first:
+        a wide constant goes through rax), then the stop exit with env.pc = pc."""
         asm = self.asm
-        if displacement:
+        asm.bind(label)
+        for offset, reg, _ in entries:
+            if reg is not None:
+                asm.emit(f"mov qword ptr [rbp + %], {R.r64(reg)}", offset)
+        for offset, reg, value in entries:
+            if reg is None:
+                if fits_s32(value):
+                    asm.emit("mov qword ptr [rbp + %], %", offset, to_signed(value))
+                else:
+                    asm.emit("movabs rax, %", value)
+                    asm.emit("mov qword ptr [rbp + %], rax", offset)
+        self.stop_exit(asm.new_label(), pc)
+
+    def set_fault_state(self, entries: tuple) -> None:
+        """The register allocator's word, before a guest access, on where the dirty globals
+        are: ((env offset, register or None, constant or None), ...)."""
+        self.fault_state = entries
+
+    def bind_access(self, access: AsmLabel) -> None:
+        """Bind the label of the access instruction, and note the fault state for it: a fault
+        there (a host fault, or the explicit check's exit, which reports the same host pc)
+        finds the registers saved in env (ENV_FAULT_REGS) and `restore_fault_state` in the
+        backend writes these globals back from them."""
+        self.asm.bind(access)
+        if self.fault_state:
+            self.fault_states[self.asm.offset] = self.fault_state
+
+    def guest_check(self, op: Op, check_reg: Optional[int], address_reg: int,
+                    displacement: int, is_write: bool) -> AsmLabel:
+        """Make sure the access of `op` at address_reg + displacement cannot reach host memory
+        outside the guest reservation. Returns the label to bind at the access instruction
+        (the host pc reported for a fault).
+
+        Guarded region (see host_x86/guest_access.py): the base register is checked against
+        guest_limit, once per base value (no code at all when an earlier access checked it),
+        and displacement is always s32 here (wide offsets were added into address_reg).
+        Unguarded region: the whole address is checked. check_reg is clobbered; it is None
+        only for accesses that `unchecked_accesses` lists."""
+        asm = self.asm
+        access = asm.new_label()
+        if op in self.unchecked_accesses:
+            return access
+        if self.guest_guarded:
+            asm.emit(f"mov {R.r64(check_reg)}, {R.r64(address_reg)}")
+        elif displacement:
             asm.emit(f"lea {R.r64(check_reg)}, [{R.r64(address_reg)} + %]", displacement)
         elif check_reg != address_reg:
             asm.emit(f"mov {R.r64(check_reg)}, {R.r64(address_reg)}")
         asm.emit(f"shr {R.r64(check_reg)}, %", self.guest_limit_shift)
         fault = asm.new_label()
-        access = asm.new_label()
         asm.jcc("ne", fault)
-        self.stubs.append(lambda: self.fault_stub(fault, access, address_reg, displacement,
-                                                  is_write))
+        self.stubs.append(lambda: self.fault_stub(fault, access, check_reg, address_reg,
+                                                  displacement, is_write))
         return access
 
-    def fault_stub(self, fault: AsmLabel, access: AsmLabel, address_reg: int,
+    def fault_stub(self, fault: AsmLabel, access: AsmLabel, check_reg: int, address_reg: int,
                    displacement: int, is_write: bool) -> None:
-        """Out-of-line exit of an access that the explicit check found out of range."""
+        """Out-of-line path of an access whose check failed. With guards only the base was
+        checked: the address itself, base + displacement mod 2**64, may still be a guest
+        address (a base above the limit wrapping around), and then the access goes ahead (the
+        host address wraps the same way). Otherwise it is a guest fault."""
         asm = self.asm
         asm.bind(fault)
+        if self.guest_guarded:
+            asm.emit(f"lea {R.r64(check_reg)}, [{R.r64(address_reg)} + %]", displacement)
+            asm.emit(f"shr {R.r64(check_reg)}, %", self.guest_limit_shift)
+            asm.jcc("e", access)
+        # rax may hold a dirty global: the tail saves the other registers.
+        asm.emit("mov qword ptr [rbp + %], rax", ENV_FAULT_REGS + 8 * R.RAX)
         if displacement:
             asm.emit(f"lea rax, [{R.r64(address_reg)} + %]", displacement)
         elif address_reg != R.RAX:
@@ -342,32 +477,43 @@ _ALU_OPS = {
 
 def _emit_alu(mnemonic: str, second: int):
     """`mnemonic dst, source`: dst is the register of the other input (the output's alias)."""
+    with_imm = tuple(f"{mnemonic} {R.r64(dst)}, %" for dst in range(16))
+    with_reg = _Texts(lambda regs: f"{mnemonic} {R.r64(regs[0])}, {R.r64(regs[1])}")
+
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
-        dst = R.r64(operands.outs[0])
+        dst = operands.outs[0]
         source = operands.ins[second]
-        if isinstance(source, Imm):
-            target.asm.emit(f"{mnemonic} {dst}, %", to_signed(source.value))
+        if source.__class__ is Imm:
+            target.asm.emit(with_imm[dst], to_signed(source.value))
         else:
-            target.asm.emit(f"{mnemonic} {dst}, {R.r64(source)}")
+            target.asm.emit(with_reg[(dst, source)])
     return emit
+
+
+_LEA_IMM_TEXT = _Texts(lambda regs: f"lea {R.r64(regs[0])}, [{R.r64(regs[1])} + %]")
+_LEA_REG_TEXT = _Texts(lambda regs: f"lea {R.r64(regs[0])}, [{R.r64(regs[1])} + "
+                                    f"{R.r64(regs[2])}]")
 
 
 def _emit_lea_add(first: int, second: int, negate: bool):
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
-        dst = R.r64(operands.outs[0])
-        base = R.r64(operands.ins[first])
+        dst = operands.outs[0]
+        base = operands.ins[first]
         source = operands.ins[second]
-        if isinstance(source, Imm):
+        if source.__class__ is Imm:
             value = -to_signed(source.value) if negate else to_signed(source.value)
-            target.asm.emit(f"lea {dst}, [{base} + %]", value)
+            target.asm.emit(_LEA_IMM_TEXT[(dst, base)], value)
         else:
-            target.asm.emit(f"lea {dst}, [{base} + {R.r64(source)}]")
+            target.asm.emit(_LEA_REG_TEXT[(dst, base, source)])
     return emit
+
+
+_IMUL_IMM_TEXT = _Texts(lambda regs: f"imul {R.r64(regs[0])}, {R.r64(regs[1])}, %")
 
 
 def _emit_imul_imm(first: int, second: int):
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
-        target.asm.emit(f"imul {R.r64(operands.outs[0])}, {R.r64(operands.ins[first])}, %",
+        target.asm.emit(_IMUL_IMM_TEXT[(operands.outs[0], operands.ins[first])],
                         to_signed(operands.ins[second].value))
     return emit
 
@@ -443,8 +589,7 @@ def _emit_andc_reg(target: X86Target, op: Op, operands: Operands) -> None:
 
 
 def _emit_zero(target: X86Target, op: Op, operands: Operands) -> None:
-    dst = R.r32(operands.outs[0])
-    target.asm.emit(f"xor {dst}, {dst}")
+    target.asm.emit(_ZERO_REG_TEXT[operands.outs[0]])
 
 
 def _inverted_fits_s32(value: int) -> bool:
@@ -467,8 +612,10 @@ def _select_andc(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
 
 # neg / not
 def _emit_unary(mnemonic: str):
+    texts = tuple(f"{mnemonic} {R.r64(reg)}" for reg in range(16))
+
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
-        target.asm.emit(f"{mnemonic} {R.r64(operands.outs[0])}")
+        target.asm.emit(texts[operands.outs[0]])
     return emit
 
 
@@ -485,14 +632,17 @@ _SHIFT_MNEMONICS = {"shl": "shl", "shr": "shr", "sar": "sar"}
 
 
 def _emit_shift(mnemonic: str):
+    by_imm = tuple(f"{mnemonic} {R.r64(reg)}, %" for reg in range(16))
+    by_cl = tuple(f"{mnemonic} {R.r64(reg)}, cl" for reg in range(16))
+
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
-        dst = R.r64(operands.outs[0])
+        dst = operands.outs[0]
         count = operands.ins[1]
-        if isinstance(count, Imm):
+        if count.__class__ is Imm:
             if count.value & 63:
-                target.asm.emit(f"{mnemonic} {dst}, %", count.value & 63)
+                target.asm.emit(by_imm[dst], count.value & 63)
         else:
-            target.asm.emit(f"{mnemonic} {dst}, cl")
+            target.asm.emit(by_cl[dst])
     return emit
 
 
@@ -518,9 +668,11 @@ _EXTENSIONS = {
 
 
 def _emit_extension(mnemonic: str, source_bits: int, dest_bits: int):
+    texts = _Texts(lambda regs: f"{mnemonic} {R.reg_name(regs[0], dest_bits)}, "
+                                f"{R.reg_name(regs[1], source_bits)}")
+
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
-        target.asm.emit(f"{mnemonic} {R.reg_name(operands.outs[0], dest_bits)}, "
-                        f"{R.reg_name(operands.ins[0], source_bits)}")
+        target.asm.emit(texts[(operands.outs[0], operands.ins[0])])
     return emit
 
 
@@ -663,15 +815,20 @@ def _compare_specs(swapped: bool) -> tuple[InSpec, InSpec]:
 
 
 def _emit_setcond(suffix: str, swapped: bool):
+    set_texts = tuple(f"set{suffix} {R.r8(reg)}" for reg in range(16))
+
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
         a, b = operands.ins[0], operands.ins[1]
         if swapped:
             a, b = b, a
         target.compare(a, b)
         dst = operands.outs[0]
-        target.asm.emit(f"set{suffix} {R.r8(dst)}")
-        target.asm.emit(f"movzx {R.r32(dst)}, {R.r8(dst)}")
+        target.asm.emit(set_texts[dst])
+        target.asm.emit(_ZERO_EXTEND_BYTE_TEXT[dst])
     return emit
+
+
+_ZERO_EXTEND_BYTE_TEXT = tuple(f"movzx {R.r32(reg)}, {R.r8(reg)}" for reg in range(16))
 
 
 def _select_setcond(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
@@ -686,13 +843,14 @@ _SETCOND_FORMS = {(cond, swapped): OpForm(Constraint(_compare_specs(swapped), (O
 
 
 def _emit_movcond(suffix: str, swapped: bool, moved: int):
+    texts = _Texts(lambda regs: f"cmov{suffix} {R.r64(regs[0])}, {R.r64(regs[1])}")
+
     def emit(target: X86Target, op: Op, operands: Operands) -> None:
         a, b = operands.ins[0], operands.ins[1]
         if swapped:
             a, b = b, a
         target.compare(a, b)
-        target.asm.emit(f"cmov{suffix} {R.r64(operands.outs[0])}, "
-                        f"{R.r64(operands.ins[moved])}")
+        target.asm.emit(texts[(operands.outs[0], operands.ins[moved])])
     return emit
 
 
@@ -762,8 +920,8 @@ def _emit_guest_ld(target: X86Target, op: Op, operands: Operands) -> None:
     offset, memop = op.consts
     dst = operands.outs[0]
     address_reg, displacement = _guest_address(target, operands.ins[0], offset, operands.scratch)
-    access = target.guest_check(dst, address_reg, displacement, is_write=False)
-    target.asm.bind(access)
+    access = target.guest_check(op, dst, address_reg, displacement, is_write=False)
+    target.bind_access(access)
     operand, numbers = _host_operand(address_reg, displacement)
     target.asm.emit(load_text(memop, dst, operand), *numbers)
 
@@ -773,8 +931,9 @@ def _emit_guest_st(target: X86Target, op: Op, operands: Operands) -> None:
     value = operands.ins[0]
     address_reg, displacement = _guest_address(target, operands.ins[1], offset,
                                                operands.scratch)
-    access = target.guest_check(operands.scratch[0], address_reg, displacement, is_write=True)
-    target.asm.bind(access)
+    check_reg = operands.scratch[0] if operands.scratch else None
+    access = target.guest_check(op, check_reg, address_reg, displacement, is_write=True)
+    target.bind_access(access)
     operand, numbers = _host_operand(address_reg, displacement)
     text, value_numbers = store_text(memop, value, operand)
     target.asm.emit(text, *numbers, *value_numbers)
@@ -792,16 +951,21 @@ def _constant_guest_address(target: X86Target, base, offset: int) -> Optional[in
 
 def _emit_guest_ld_absolute(target: X86Target, op: Op, operands: Operands) -> None:
     address = _constant_guest_address(target, operands.ins[0].value, op.consts[0])
+    target.bind_access(target.asm.new_label())
     target.asm.emit(load_text(op.consts[1], operands.outs[0], "r14 + %"), address)
 
 
 def _emit_guest_st_absolute(target: X86Target, op: Op, operands: Operands) -> None:
     address = _constant_guest_address(target, operands.ins[1].value, op.consts[0])
+    target.bind_access(target.asm.new_label())
     text, value_numbers = store_text(op.consts[1], operands.ins[0], "r14 + %")
     target.asm.emit(text, address, *value_numbers)
 
 
+# The loaded register doubles as the check register (so it must not be the base's), unless
+# the access needs no check.
 _GUEST_LD = OpForm(Constraint((REG,), (OUT_FRESH,)), _emit_guest_ld)
+_GUEST_LD_UNCHECKED = OpForm(Constraint((REG,), (OUT_ANY,)), _emit_guest_ld)
 _GUEST_LD_WIDE = OpForm(Constraint((REG,), (OUT_FRESH,), 0, (ANY,)), _emit_guest_ld)
 # A known base stays an immediate (the predicate holds for every value the selector allows).
 _GUEST_LD_ABSOLUTE = OpForm(Constraint((InSpec(ANY, _always),), (OUT_ANY,)),
@@ -811,28 +975,69 @@ _GUEST_LD_ABSOLUTE = OpForm(Constraint((InSpec(ANY, _always),), (OUT_ANY,)),
 def _select_guest_ld(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
     if _constant_guest_address(target, known[0], op.consts[0]) is not None:
         return _GUEST_LD_ABSOLUTE
-    return _GUEST_LD if fits_s32(op.consts[0]) else _GUEST_LD_WIDE
+    if not fits_s32(op.consts[0]):
+        return _GUEST_LD_WIDE
+    return _GUEST_LD_UNCHECKED if op in target.unchecked_accesses else _GUEST_LD
 
 
 def _select_guest_st(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
     memop = op.consts[1]
     if _constant_guest_address(target, known[1], op.consts[0]) is not None:
         return _GUEST_ST_ABSOLUTE_FORMS[memop.size]
-    wide = not fits_s32(op.consts[0])
-    return _GUEST_ST_FORMS[(memop.size, wide)]
+    if not fits_s32(op.consts[0]):
+        return _GUEST_ST_FORMS[(memop.size, 2)]
+    return _GUEST_ST_FORMS[(memop.size, 0 if op in target.unchecked_accesses else 1)]
 
 
-_GUEST_ST_FORMS = {(size, wide): OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[size]), REG), (),
-                                                   0, (ANY, ANY) if wide else (ANY,)),
-                                        _emit_guest_st)
-                   for size in (1, 2, 4, 8) for wide in (False, True)}
+# By (access size, scratch registers): 0 for an access that needs no check, 1 for the check
+# register, 2 for a wide displacement (its sum, then the check register).
+_GUEST_ST_FORMS = {(size, scratch): OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[size]), REG),
+                                                      (), 0, (ANY,) * scratch),
+                                           _emit_guest_st)
+                   for size in (1, 2, 4, 8) for scratch in (0, 1, 2)}
 _GUEST_ST_ABSOLUTE_FORMS = {size: OpForm(Constraint((InSpec(ANY, _STORE_IMM_OK[size]),
                                                      InSpec(ANY, _always))),
                                          _emit_guest_st_absolute)
                             for size in (1, 2, 4, 8)}
 
 
+# The exit request check of a loop inside the block: its stop path writes the dirty globals
+# back (the allocator's fault state), then leaves like the block entry's check.
+def _emit_exit_check(target: X86Target, op: Op, operands: Operands) -> None:
+    asm = target.asm
+    stop = asm.new_label()
+    asm.emit("cmp dword ptr [rbp + %], 0", ENV_EXIT_REQUEST)
+    asm.jcc("ne", stop)
+    entries, pc = target.fault_state, op.consts[0]
+    target.stubs.append(lambda: target.exit_check_stub(stop, entries, pc))
+
+
+_EXIT_CHECK = OpForm(Constraint(()), _emit_exit_check)
+
+
+def _select_exit_check(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _EXIT_CHECK
+
+
 # env and host memory.
+def _emit_add_env(target: X86Target, op: Op, operands: Operands) -> None:
+    offset, imm = op.consts
+    if fits_s32(imm):
+        target.asm.emit("add qword ptr [rbp + %], %", offset, to_signed(imm))
+    else:
+        wide = operands.scratch[0]
+        target.asm.emit(f"movabs {R.r64(wide)}, %", imm)
+        target.asm.emit(f"add qword ptr [rbp + %], {R.r64(wide)}", offset)
+
+
+_ADD_ENV_FORMS = {wide: OpForm(Constraint((), (), 0, (ANY,) if wide else ()), _emit_add_env)
+                  for wide in (False, True)}
+
+
+def _select_add_env(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    return _ADD_ENV_FORMS[not fits_s32(op.consts[1])]
+
+
 def _emit_ld_env(target: X86Target, op: Op, operands: Operands) -> None:
     offset, memop = op.consts
     target.asm.emit(load_text(memop, operands.outs[0], "rbp + %"), offset)
@@ -989,6 +1194,7 @@ def _select_goto_ptr(target: X86Target, op: Op, known: list, dead: int) -> OpFor
     return _GOTO_PTR
 
 
+_SELECTOR_BY_OPDEF: dict = {}
 _SELECTORS: dict[str, Callable[[X86Target, Op, list, int], OpForm]] = {
     **{name: _select_alu for name in _ALU_OPS},
     "andc": _select_andc,
@@ -1004,8 +1210,10 @@ _SELECTORS: dict[str, Callable[[X86Target, Op, list, int], OpForm]] = {
     "br": _select_br,
     "guest_ld": _select_guest_ld,
     "guest_st": _select_guest_st,
+    "exit_check": _select_exit_check,
     "ld_env": _select_ld_env,
     "st_env": _select_st_env,
+    "add_env": _select_add_env,
     "ld_host": _select_ld_host,
     "st_host": _select_st_host,
     "call": _select_call,
@@ -1018,3 +1226,8 @@ _SELECTORS: dict[str, Callable[[X86Target, Op, list, int], OpForm]] = {
 from host_x86.isel_fp import fp_selectors  # noqa: E402
 
 _SELECTORS.update(fp_selectors())
+
+# Plugin ops: host_x86/isel_plugin.py.
+from host_x86.isel_plugin import plugin_selectors  # noqa: E402
+
+_SELECTORS.update(plugin_selectors())

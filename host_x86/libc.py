@@ -1,33 +1,10 @@
 """The libc functions the backend calls through cffi (ABI mode, the running process's own libc)."""
 from __future__ import annotations
 
-import cffi
+# The declarations are in tools/build_ffi.py; host_x86/libc_ffi.py is generated from them
+# (pre-parsed, so that start-up does not parse C).
+from host_x86.libc_ffi import ffi
 
-ffi = cffi.FFI()
-ffi.cdef("""
-    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
-    int munmap(void *addr, size_t length);
-    int mprotect(void *addr, size_t length, int prot);
-
-    struct sigaction {
-        void *sa_handler;              /* or sa_sigaction with SA_SIGINFO */
-        unsigned long sa_mask[16];
-        int sa_flags;
-        void *sa_restorer;
-    };
-    typedef struct {
-        void *ss_sp;
-        int ss_flags;
-        size_t ss_size;
-    } stack_t;
-    int sigaction(int signum, const struct sigaction *act, struct sigaction *oldact);
-    int sigaltstack(const stack_t *ss, stack_t *old_ss);
-    void *signal(int signum, void *handler);
-    int raise(int sig);
-    int memfd_create(const char *name, unsigned int flags);
-    int ftruncate(int fd, long length);
-    int close(int fd);
-""")
 lib = ffi.dlopen(None)
 
 PROT_NONE = 0

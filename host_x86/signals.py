@@ -28,11 +28,14 @@ from host_x86.encoder import Encoder
 from host_x86.libc import (PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, SA_ONSTACK, SA_SIGINFO,
                            SIGBUS, SIGSEGV, SS_DISABLE, address_of, ffi, lib, mmap_anonymous,
                            mprotect, write_bytes)
-from jit.env import ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
+from jit.env import ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE, ENV_FAULT_REGS
 
 # x86-64 Linux ucontext_t: uc_mcontext.gregs starts at byte 40; siginfo_t.si_addr at byte 16.
 _GREGS = 40
 _REG_R14, _REG_RBP, _REG_RIP, _REG_ERR = 6, 10, 16, 19
+# gregs index of each host register, in register-number order (rax, rcx, rdx, rbx, rsp, rbp,
+# rsi, rdi, r8..r15): the kernel's REG_RAX = 13, REG_RCX = 14, ...
+_GREG_OF_REGISTER = (13, 14, 12, 11, 15, 10, 9, 8, 0, 1, 2, 3, 4, 5, 6, 7)
 _SIGINFO_ADDR = 16
 _PAGE_FAULT_WRITE_BIT = 1
 ALTERNATE_STACK_SIZE = 64 * 1024
@@ -78,6 +81,11 @@ class FaultHandler:
         asm.emit("cmp r8, rcx")
         asm.jcc("ae", foreign)
         asm.emit("mov rcx, qword ptr [rdx + %]", _greg(_REG_RBP))       # env
+        # The interrupted registers, by host register number: dirty guest globals may live
+        # in them (the backend writes those back into env).
+        for reg, greg in enumerate(_GREG_OF_REGISTER):
+            asm.emit("mov r8, qword ptr [rdx + %]", _greg(greg))
+            asm.emit("mov qword ptr [rcx + %], r8", ENV_FAULT_REGS + 8 * reg)
         asm.emit("mov r8, qword ptr [rsi + %]", _SIGINFO_ADDR)
         asm.emit("sub r8, qword ptr [rdx + %]", _greg(_REG_R14))        # - guest base
         asm.emit("mov qword ptr [rcx + %], r8", ENV_FAULT_ADDR)

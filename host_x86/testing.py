@@ -14,9 +14,11 @@ from host_x86.libc import (MAP_NORESERVE, PAGE_SIZE, PROT_EXEC, PROT_NONE, PROT_
 
 
 class GuestSpace:
-    def __init__(self, size: int = 1 << 38):
+    def __init__(self, size: int = 1 << 38, guard: int = 0):
+        """guard: PROT_NONE bytes reserved on each side too (see host_x86/guest_access.py)."""
         self.size = size
-        self.base = mmap_anonymous(size, PROT_NONE, MAP_NORESERVE)
+        self.guard = guard
+        self.base = mmap_anonymous(size + 2 * guard, PROT_NONE, MAP_NORESERVE) + guard
         self._protections: dict[int, int] = {}   # page number -> PROT_* bits
 
     def map(self, addr: int, size: int, prot: int = PROT_READ | PROT_WRITE) -> None:
@@ -57,7 +59,7 @@ class GuestSpace:
         return read_bytes(self.base + addr, size)
 
     def close(self) -> None:
-        munmap(self.base, self.size)
+        munmap(self.base - self.guard, self.size + 2 * self.guard)
 
 
 class HostMemory:

@@ -1,11 +1,13 @@
 """The CPU state buffer ("env"): JIT header at negative offsets, guest state from offset 0."""
 from __future__ import annotations
 
-import cffi
+import _cffi_backend
 
 from jit.env import ENV_HEADER_SIZE
 
-_ffi = cffi.FFI()
+# cffi's run-time FFI without C declarations (only new/cast/buffer are used): unlike
+# cffi.FFI(), creating it does not import cffi's C parser, a large start-up cost.
+_ffi = _cffi_backend.FFI()
 
 
 class CpuEnv:

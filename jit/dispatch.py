@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from typing import Callable, Optional, Protocol
 
+from jit.code_cache import CodeCacheFull
 from jit.cpustate import CpuEnv
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, decode_exit
@@ -36,6 +37,20 @@ class GuestSignal(Exception):
         if self.detail:
             text += f" ({self.detail})"
         return text
+
+
+class HostInterrupt(KeyboardInterrupt):
+    """The host got SIGINT or SIGTERM during the run (Ctrl-C, kill): the guest stops cleanly
+    (plugins get their atexit callbacks), then the process dies of that signal, as qemu's
+    does. A KeyboardInterrupt so that whatever it interrupts treats it as Ctrl-C."""
+
+    def __init__(self, signo: int):
+        super().__init__(signal.Signals(signo).name)
+        self.signo = signo
+
+
+def _raise_host_interrupt(signo: int, _frame) -> None:
+    raise HostInterrupt(signo)
 
 
 class GuestRuntime(Protocol):
@@ -81,12 +96,32 @@ class Dispatcher:
         # and flushes the code cache there).
         self.safe_point_hooks: list[Callable[[], None]] = []
         self._safe_point_requested = False
+        # Run after each flush of the code cache (the plugin core: flush callbacks).
+        self.flush_hooks: list[Callable[[], None]] = []
+        # Run when a block left through a fault: hook(env, the block's guest pc, index of the
+        # faulting instruction in the block); the plugin core takes back the inline counts
+        # made ahead of it.
+        self.fault_hooks: list[Callable[[CpuEnv, int, int], None]] = []
+        # Counts flushes: a block found before a lookup is stale if this changed meanwhile.
+        self.code_generation = 0
+        backend.flush_listeners.append(self._code_cache_flushed)
+        # The host signal (SIGINT, SIGTERM) that stopped the run, if one did.
+        self.interrupted_by: Optional[int] = None
 
     def lookup_or_translate(self, pc: int):
+        """The block at guest pc, translated if needed. Translation happens only here, called
+        from the run loop, where no generated code is on the stack: the code cache may be
+        flushed (and every other block dropped) to make room."""
         native = self.blocks.get(pc)
         if native is None:
             try:
-                block, native = self.pipeline.translate(pc, len(self.natives))
+                try:
+                    block, native = self.pipeline.translate(pc, len(self.natives))
+                except CodeCacheFull:
+                    # As qemu: flush everything, translate again (the translation callbacks of
+                    # plugins run again too). The cache always has room for one block.
+                    self.flush_code_cache()
+                    block, native = self.pipeline.translate(pc, len(self.natives))
             except self.fetch_fault_types as fault:
                 raise GuestSignal(signal.SIGSEGV, pc, fault.addr) from None
             self.natives.append(native)
@@ -111,6 +146,23 @@ class Dispatcher:
                     self._drop(native)
                 else:
                     self.blocks_by_page.setdefault(page, []).append((native, block_end))
+
+    def flush_code_cache(self) -> None:
+        """Drop every translated block and reuse the code cache's space (the backend tells
+        `_code_cache_flushed`, whichever backend flushed)."""
+        self.backend.flush_code_cache()
+
+    def _code_cache_flushed(self) -> None:
+        """The backend discarded every block: forget them all (nothing to unchain: the code
+        itself is gone; block ids start again at 0), then tell the flush hooks. Pages
+        write-protected for translated code stay protected until the guest writes them (the
+        write fault unprotects them and finds no block to drop), as in qemu."""
+        self.blocks.clear()
+        self.natives.clear()
+        self.blocks_by_page.clear()
+        self.code_generation += 1
+        for hook in self.flush_hooks:
+            hook()
 
     def invalidate_all(self) -> None:
         for native in list(self.blocks.values()):
@@ -137,7 +189,24 @@ class Dispatcher:
         self.request_exit()
 
     def run(self) -> int:
-        """Run the guest until it exits; return its exit status or raise GuestSignal."""
+        """Run the guest until it exits; return its exit status or raise GuestSignal.
+
+        SIGINT / SIGTERM stop the guest at the next block entry (or end the system call it is
+        in); the run then returns 128 + the signal number and `interrupted_by` names it."""
+        stop_forwarding = self.backend.exit_on_host_signals(self.env.addr,
+                                                            _raise_host_interrupt)
+        try:
+            try:
+                return self._run_guest()
+            finally:
+                stop_forwarding()
+        except KeyboardInterrupt as interrupt:
+            signo = interrupt.signo if isinstance(interrupt, HostInterrupt) else signal.SIGINT
+            self.interrupted_by = signo
+            self.env.write_u64(ENV_EXIT_REQUEST, 0)
+            return 128 + signo
+
+    def _run_guest(self) -> int:
         env = self.env
         pc_offset = self.runtime.pc_offset
         backend = self.backend
@@ -149,9 +218,11 @@ class Dispatcher:
                 for hook in self.safe_point_hooks:
                     hook()
             pc = env.read_u64(pc_offset)
+            generation = self.code_generation
             native = self.lookup_or_translate(pc)
-            if chain_from is not None and self.chaining:
-                # Patch the exit's goto_tb so that next time it jumps straight here.
+            if chain_from is not None and self.chaining and generation == self.code_generation:
+                # Patch the exit's goto_tb so that next time it jumps straight here (unless
+                # the lookup flushed the code cache: the exit's block is gone).
                 backend.chain(chain_from[0], chain_from[1], native)
             chain_from = None
             if self.exec_log:
@@ -175,6 +246,7 @@ class Dispatcher:
                 if status is not None:
                     return status
             elif kind is ExitKind.FAULT:
+                self._tell_fault_hooks(env.read_u64(ENV_FAULT_HOST_PC))
                 fault = self._fault_signal()
                 if not (env.read_u64(ENV_FAULT_IS_WRITE)
                         and self.runtime.on_code_write_fault(fault.addr)):
@@ -235,6 +307,13 @@ class Dispatcher:
         if kind not in (ExitKind.CHAIN, ExitKind.LOOKUP):
             raise GuestSignal(signal.SIGILL, pc, detail=self.runtime.describe_illegal(pc))
         return None
+
+    def _tell_fault_hooks(self, host_pc: int) -> None:
+        native = self.backend.block_at(host_pc) if host_pc and self.fault_hooks else None
+        if native is not None:
+            index = native.insn_index_at(host_pc - native.host_addr)
+            for hook in self.fault_hooks:
+                hook(self.env, native.guest_pc, index)
 
     def _fault_signal(self) -> GuestSignal:
         env = self.env

@@ -22,6 +22,16 @@ def begin_block(globals_: GlobalSet, guest_pc: int = 0) -> IRBlock:
     return _block
 
 
+def resume_block(block: IRBlock) -> IRBlock:
+    """Make later emitters append to an already translated block again, until end_block (the
+    plugin injector emits there the template of an empty callback translation left out)."""
+    global _block
+    if _block is not None:
+        raise RuntimeError("a block is being built already")
+    _block = block
+    return block
+
+
 def current_block() -> IRBlock:
     if _block is None:
         raise RuntimeError("no block is being built: call begin_block first")
@@ -69,6 +79,17 @@ def make_op(opdef: OpDef, outs: Sequence[Temp], ins: Sequence[Temp], consts: Seq
         if not isinstance(temp, Temp):
             raise ValueError(f"{opdef.name}: input {temp!r} is not a temp")
     return Op(opdef, list(outs), list(ins), list(consts))
+
+
+def _emit_no_temps(opdef: OpDef, consts: list) -> Op:
+    """An op without temps (markers, exits, labels): the emitter's signature already fixes its
+    constants, so there is nothing left to check."""
+    block = _block
+    if block is None:
+        block = current_block()
+    op = Op(opdef, [], [], consts)
+    block.ops.append(op)
+    return op
 
 
 def _emit(name: str, outs: Sequence[Temp], ins: Sequence[Temp], consts: Sequence = ()) -> Op:
@@ -141,6 +162,8 @@ _SETCOND, _MOVCOND, _SET_LABEL, _BR, _BRCOND = (
     OPS[name] for name in ("setcond", "movcond", "set_label", "br", "brcond"))
 _GUEST_LD, _GUEST_ST, _LD_ENV, _ST_ENV = (
     OPS[name] for name in ("guest_ld", "guest_st", "ld_env", "st_env"))
+_EXIT_CHECK = OPS["exit_check"]
+_ADD_ENV = OPS["add_env"]
 _INSN_START, _GOTO_TB, _EXIT_TB, _GOTO_PTR = (
     OPS[name] for name in ("insn_start", "goto_tb", "exit_tb", "goto_ptr"))
 
@@ -216,12 +239,34 @@ def gen_set_label(label: Label) -> Op:
     if label.present:
         raise ValueError(f"label {label} placed twice")
     label.present = True
-    return _emit_fast(_SET_LABEL, [], [], [label])
+    return _emit_no_temps(_SET_LABEL, [label])
+
+
+def gen_loop_head(label: Label) -> Op:
+    """Place `label` at the very start of the block: a loop head that a frontend finds only
+    when it translates the back edge (a branch to the block's own first instruction)."""
+    if label.present:
+        raise ValueError(f"label {label} placed twice")
+    label.present = True
+    op = Op(_SET_LABEL, [], [], [label])
+    current_block().ops.insert(0, op)
+    return op
+
+
+def gen_add_env(offset: int, imm: int) -> Op:
+    """u64 env[offset] += imm, in place (a counter that is not a global, e.g. instret)."""
+    return _emit_no_temps(_ADD_ENV, [offset, imm & _MASK64])
+
+
+def gen_exit_check(pc: int) -> Op:
+    """Leave with ExitKind.STOP and env.pc = pc if the dispatcher asked generated code to stop
+    (the check a loop inside a block makes on each back edge)."""
+    return _emit_no_temps(_EXIT_CHECK, [pc & _MASK64])
 
 
 def gen_br(label: Label) -> Op:
     label.refs += 1
-    return _emit_fast(_BR, [], [], [label])
+    return _emit_no_temps(_BR, [label])
 
 
 def gen_brcond(cond: Cond, a: Temp, b: Temp, label: Label) -> Op:
@@ -253,6 +298,11 @@ def gen_st_host(value: Temp, ptr: Temp, offset: int, memop: MemOp) -> Op:
     return _emit("st_host", [], [value, ptr], [offset, memop])
 
 
+def gen_plugin_add_u64(ptr: Temp, offset: int, imm: int) -> Op:
+    """*(u64 *)(ptr + offset) += imm: an inline plugin scoreboard add (not guest state)."""
+    return _emit("plugin_add_u64", [], [ptr], [offset, imm & _MASK64])
+
+
 def gen_call(helper: HelperInfo, result: Optional[Temp], args: Sequence[Temp]) -> Op:
     if len(args) != helper.n_args:
         raise ValueError(f"call {helper.name}: {len(args)} arguments, helper takes {helper.n_args}")
@@ -262,7 +312,7 @@ def gen_call(helper: HelperInfo, result: Optional[Temp], args: Sequence[Temp]) -
 
 
 def gen_insn_start(pc: int) -> Op:
-    return _emit_fast(_INSN_START, [], [], [pc])
+    return _emit_no_temps(_INSN_START, [pc])
 
 
 def gen_plugin_cb_start(from_, cb_type, rw: int) -> Op:
@@ -276,11 +326,11 @@ def gen_plugin_cb_end() -> Op:
 def gen_goto_tb(slot: int) -> Op:
     if slot != 0 and slot != 1:
         raise ValueError("goto_tb slot must be 0 or 1")
-    return _emit_fast(_GOTO_TB, [], [], [slot])
+    return _emit_no_temps(_GOTO_TB, [slot])
 
 
 def gen_exit_tb(value: int) -> Op:
-    return _emit_fast(_EXIT_TB, [], [], [value])
+    return _emit_no_temps(_EXIT_TB, [value])
 
 
 def gen_goto_ptr(pc: Temp) -> Op:

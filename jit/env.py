@@ -15,4 +15,6 @@ ENV_CPU_INDEX = -72          # u64: index of the vCPU running on this env (plugi
 ENV_PLUGIN_SCOREBOARDS = -80 # u64: host address of this vCPU's plugin scoreboard region
 ENV_PLUGIN_MEM_CBS = -88     # u64: handle of the memory callbacks of the instruction running,
                              # for helpers that access guest memory (0: none)
-ENV_HEADER_SIZE = 128        # bytes reserved below env
+ENV_FAULT_REGS = -256        # u64[16]: the host registers at a fault in generated code, by
+                             # register number (the backend restores dirty globals from them)
+ENV_HEADER_SIZE = 256        # bytes reserved below env

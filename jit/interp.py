@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from jit.env import ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
+from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, encode_exit
-from jit.ir import IRBlock, Label, MemOp, Op, Temp, TempKind, u64
+from jit.ir import MO_64, IRBlock, Label, MemOp, Op, Temp, TempKind, u64
 from jit.softfloat import FLAGS_MASK, resolve_rm
 
 
@@ -140,11 +140,22 @@ def run_block(block: IRBlock, env: EnvAccess, memory: MemoryAccess, host_memory=
         elif name == "st_host":
             offset, memop = op.consts
             _store(host_memory, u64(read(op.ins[1]) + offset), memop, read(op.ins[0]))
+        elif name == "plugin_add_u64":
+            offset, imm = op.consts
+            address = u64(read(op.ins[0]) + offset)
+            _store(host_memory, address, MO_64, _load(host_memory, address, MO_64) + imm)
         elif name == "call":
             helper = op.consts[0]
             result = helper.py_func(*[read(t) for t in op.ins])
             if op.outs:
                 write(op.outs[0], u64(result or 0))
+        elif name == "add_env":
+            offset, imm = op.consts
+            env.write_u64(offset, u64(env.read_u64(offset) + imm))
+        elif name == "exit_check":
+            if env.read_u64(ENV_EXIT_REQUEST) & 0xFFFF_FFFF:
+                env.write_u64(block.globals.by_name["pc"].offset, op.consts[0])
+                return encode_exit(ExitKind.STOP)
         elif name == "goto_tb":
             continue  # unchained: falls through to the pc store and exit_tb after it
         elif name == "exit_tb":

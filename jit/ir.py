@@ -195,18 +195,22 @@ class OpFlag(enum.Flag):
     COND = enum.auto()          # conditional branch (falls through when not taken)
     SIDE_EFFECTS = enum.auto()  # never removed; globals are synced (written back) before it
     CALL = enum.auto()          # variadic outputs/inputs, clobbers caller-saved host registers
-    CAN_FAULT = enum.auto()     # guest memory access: the guest state must be precise before it
+    CAN_FAULT = enum.auto()     # may leave the block on its own (a guest memory access that faults,
+    # an exit check): the guest state must be precise before it
     EXIT = enum.auto()          # leaves the block (no fall through)
     MARKER = enum.auto()        # emits no code (insn_start, plugin markers)
     FP_ENV = enum.auto()        # uses the FP environment: reads the dynamic rounding mode and/or
     # accrues FP exception flags (see "Floating point" below; always with SIDE_EFFECTS)
+    HOST_EFFECT = enum.auto()   # writes host memory that only the JIT's clients read (plugin
+    # scoreboards): never removed, but it cannot fault or leave and the guest cannot see it, so
+    # the guest state need not be precise before it (no global sync, unlike SIDE_EFFECTS)
 
 
 _FLAG_ATTRIBUTES = (
     ("bb_end", OpFlag.BB_END), ("branch", OpFlag.BRANCH), ("cond", OpFlag.COND),
     ("side_effects", OpFlag.SIDE_EFFECTS), ("call", OpFlag.CALL),
     ("can_fault", OpFlag.CAN_FAULT), ("exit", OpFlag.EXIT), ("marker", OpFlag.MARKER),
-    ("fp_env", OpFlag.FP_ENV),
+    ("fp_env", OpFlag.FP_ENV), ("host_effect", OpFlag.HOST_EFFECT),
 )
 
 
@@ -240,7 +244,7 @@ class OpDef:
             object.__setattr__(self, attribute, bool(flags & flag))
         object.__setattr__(self, "removable_if_unused",
                            not flags & (OpFlag.SIDE_EFFECTS | OpFlag.BB_END | OpFlag.MARKER
-                                        | OpFlag.BRANCH | OpFlag.CALL))
+                                        | OpFlag.BRANCH | OpFlag.CALL | OpFlag.HOST_EFFECT))
         # The flags as a plain int, for passes that test several flags at once.
         object.__setattr__(self, "flag_bits", flags.value)
 
@@ -327,12 +331,22 @@ _OTHER_OPS = [
           doc="d = extend(mem[a + offset])"),
     OpDef("guest_st", 0, 2, ("offset", "memop"), P.SIDE_EFFECTS | P.CAN_FAULT,
           doc="mem[b + offset] = low bits of a"),
+    # The exit request check of a loop inside a block (the block entry has one of its own): it
+    # leaves like a fault does, with the guest state precise, so it is CAN_FAULT too.
+    OpDef("exit_check", 0, 0, ("pc",), P.SIDE_EFFECTS | P.CAN_FAULT,
+          doc="if env.exit_request: pc = the constant, leave with ExitKind.STOP"),
     # The CPU state (env): fields that are not globals, e.g. fflags, exit_request.
     OpDef("ld_env", 1, 0, ("offset", "memop"), doc="d = extend(env[offset])"),
     OpDef("st_env", 0, 1, ("offset", "memop"), P.SIDE_EFFECTS, doc="env[offset] = low bits of a"),
+    # A counter in env bumped in place (instret): one read-modify-write instruction.
+    OpDef("add_env", 0, 0, ("offset", "imm"), P.SIDE_EFFECTS,
+          doc="u64 env[offset] += imm (wrapping)"),
     # Host memory at an absolute address (scoreboards of inline plugin ops).
     OpDef("ld_host", 1, 1, ("offset", "memop"), P.SIDE_EFFECTS, doc="d = extend(*(a + offset))"),
     OpDef("st_host", 0, 2, ("offset", "memop"), P.SIDE_EFFECTS, doc="*(b + offset) = a"),
+    # An inline plugin add in one host instruction: a scoreboard entry is not guest state.
+    OpDef("plugin_add_u64", 0, 1, ("offset", "imm"), P.HOST_EFFECT,
+          doc="*(u64 *)(a + offset) += imm (wrapping)"),
     OpDef("call", None, None, ("helper",), P.CALL | P.SIDE_EFFECTS,
           doc="outputs = helper(inputs); flags of the helper refine what it may do"),
     # Markers.

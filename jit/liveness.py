@@ -101,7 +101,7 @@ def analyze(block: IRBlock) -> Liveness:
     ops = block.ops
     n_ops = len(ops)
     globals_mask = (1 << len(block.globals.temps)) - 1
-    actions = [_ACTIONS[op.opdef] for op in ops]
+    actions_of = _ACTIONS
 
     label_live: dict[int, int] = {}
     while True:
@@ -112,7 +112,7 @@ def analyze(block: IRBlock) -> Liveness:
         live = globals_mask
         for index in range(n_ops - 1, -1, -1):
             op = ops[index]
-            action = actions[index]
+            action = actions_of[op.opdef]
             if action:
                 # What is live right after the op (control flow).
                 if action & _ACT_EXIT:

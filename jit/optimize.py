@@ -86,33 +86,34 @@ def _written(copy_of: dict, copies: dict, index: int) -> None:
             del copy_of[dependent]
 
 
-def _simplified(opdef, a: Temp, b: Temp, zero: Temp, ones: Temp) -> Optional[Temp]:
-    """Algebraic identities: the input (or constant) that `opdef a, b` always equals, or None.
-    Only identities that hold for every value of the non-constant inputs are used."""
+def _simplified(opdef, a: Temp, b: Temp, const) -> Optional[Temp]:
+    """Algebraic identities: the input (or constant, made with `const`) that `opdef a, b` always
+    equals, or None. Only identities that hold for every value of the non-constant inputs are
+    used."""
     if b.kind is _CONST:
         value = b.value
         if value == 0:
             if opdef in _RIGHT_ZERO_IS_A:
                 return a
             if opdef in _RIGHT_ZERO_IS_ZERO:
-                return zero
+                return const(0)
         elif value == MASK64:
             if opdef is _AND:
                 return a
             if opdef is _OR:
-                return ones
+                return const(MASK64)
         elif value == 1 and opdef in _RIGHT_ONE_IS_A:
             return a
     if a.kind is _CONST and a.value == 0:
         if opdef in _LEFT_ZERO_IS_ZERO:
-            return zero
+            return const(0)
         if opdef in _LEFT_ZERO_IS_B:
             return b
     if a is b:
         if opdef in _SAME_IS_A:
             return a
         if opdef in _SAME_IS_ZERO:
-            return zero
+            return const(0)
     return None
 
 
@@ -135,18 +136,21 @@ def propagate_and_fold(block: IRBlock) -> None:
     new_ops: list[Op] = []
     append = new_ops.append
     const = block.const
-    zero = ones = None
     mov, commutative, compares = _MOV, _COMMUTATIVE, _COMPARES
     for op in block.ops:
         opdef = op.opdef
-        if opdef is _SET_LABEL:
-            copy_of.clear()
-            copies.clear()
+        if opdef.marker:     # no temps; a label ends what is known
+            if opdef is _SET_LABEL:
+                copy_of.clear()
+                copies.clear()
             append(op)
             continue
         ins = op.ins
         if copy_of:
-            ins = op.ins = [copy_of.get(t.index, t) for t in ins]
+            for t in ins:
+                if t.index in copy_of:
+                    ins = op.ins = [copy_of.get(t.index, t) for t in ins]
+                    break
         fold = opdef.fold
         if fold is not None:
             if len(ins) >= 2 and ins[0].kind is _CONST and ins[1].kind is not _CONST:
@@ -163,11 +167,9 @@ def propagate_and_fold(block: IRBlock) -> None:
                 op = Op(mov, op.outs, [const(value)], [])
                 ins = op.ins
             if op.opdef is not mov:
-                if len(ins) == 2 and op.outs:
-                    if zero is None:
-                        zero = const(0)
-                        ones = const(MASK64)
-                    source = _simplified(opdef, ins[0], ins[1], zero, ones)
+                if len(ins) == 2 and op.outs and (ins[1].kind is _CONST or ins[0].kind is _CONST
+                                                  or ins[0] is ins[1]):
+                    source = _simplified(opdef, ins[0], ins[1], const)
                     if source is not None:
                         op = Op(mov, op.outs, [source], [])
                         ins = op.ins
@@ -230,15 +232,16 @@ def _is_removable(op: Op) -> bool:
 def remove_dead_code(block: IRBlock) -> None:
     """Backward pass: drop pure ops whose outputs are locals nobody reads afterwards.
 
-    Globals are always live (they are the guest state). Live-in sets at labels are iterated to a
-    fixed point so that backward branches inside a block are handled too.
+    Globals are always live (they are the guest state). A branch to a label later in the block
+    sees the label's live set of the same pass; backward branches (which see the previous
+    pass's set) make the pass repeat until their labels' sets stop changing - one pass for the
+    usual block, whose branches all go forward.
     """
-    live_at_label: dict[int, frozenset[int]] = {}
-    for _ in range(len(block.labels) + 2):
-        keep, live_at_label_new = _dce_pass(block, live_at_label)
-        if live_at_label_new == live_at_label:
+    live_at_label: dict[int, int] = {}
+    while True:
+        keep, stale = _dce_pass(block, live_at_label)
+        if not stale:
             break
-        live_at_label = live_at_label_new
     if keep is not None:
         block.ops = [op for op, kept in zip(block.ops, keep) if kept]
     if block.labels:
@@ -249,34 +252,38 @@ def remove_dead_code(block: IRBlock) -> None:
                 op.consts[-1].refs += 1
 
 
-def _dce_pass(block: IRBlock, live_at_label: dict[int, frozenset[int]]):
-    """One backward pass: (keep flags per op, or None when every op is kept; live locals at
-    each label)."""
-    live: set[int] = set()
-    add, discard = live.add, live.discard
+def _dce_pass(block: IRBlock, live_at_label: dict[int, int]):
+    """One backward pass, updating live_at_label (label id -> bitset of the locals live there):
+    (keep flags per op, or None when every op is kept; whether a backward branch used a label
+    set that this pass changed)."""
+    live = 0
     ops = block.ops
     keep = None
-    new_live_at_label: dict[int, frozenset[int]] = {}
-    empty = frozenset()
+    read_before_set: set[int] = set()     # labels of the backward branches seen so far
+    stale = False
     local = _LOCAL
     for position in range(len(ops) - 1, -1, -1):
         op = ops[position]
         opdef = op.opdef
         if opdef.marker:
             if opdef is _SET_LABEL:
-                new_live_at_label[op.consts[0].id] = frozenset(live)
+                label_id = op.consts[0].id
+                if live_at_label.get(label_id) != live:
+                    live_at_label[label_id] = live
+                    if label_id in read_before_set:
+                        stale = True
             continue
         if opdef.branch:
-            target_live = live_at_label.get(op.consts[-1].id, empty)
+            label_id = op.consts[-1].id
+            read_before_set.add(label_id)
             if opdef.cond:
-                live |= target_live
+                live |= live_at_label.get(label_id, 0)
             else:
-                live = set(target_live)
-                add, discard = live.add, live.discard
+                live = live_at_label.get(label_id, 0)
         outs = op.outs
         if opdef.removable_if_unused or opdef.call and _is_removable(op):
             for out in outs:
-                if out.kind is not local or out.index in live:
+                if out.kind is not local or live >> out.index & 1:
                     break
             else:
                 if keep is None:
@@ -284,11 +291,12 @@ def _dce_pass(block: IRBlock, live_at_label: dict[int, frozenset[int]]):
                 keep[position] = False
                 continue
         for out in outs:
-            discard(out.index)
+            if live >> out.index & 1:
+                live ^= 1 << out.index
         for temp in op.ins:
             if temp.kind is local:
-                add(temp.index)
-    return keep, new_live_at_label
+                live |= 1 << temp.index
+    return keep, stale
 
 
 def remove_unused_labels(block: IRBlock) -> None:

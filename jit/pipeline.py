@@ -69,24 +69,25 @@ class Pipeline:
 
     def translate(self, pc: int, block_id: int):
         log = self.log
+        logging = bool(log.items)       # (the usual run logs nothing: skip the item checks)
         started = time.perf_counter()
         block = self.frontend.translate(pc, block_id, self.max_insns)
         after_translate = time.perf_counter()
-        if log.enabled("in_asm"):
+        if logging and log.enabled("in_asm"):
             log.write("----------------\nIN: \n"
                       + self.frontend.disassemble(pc, block.guest_size) + "\n\n")
-        if log.enabled("op"):
+        if logging and log.enabled("op"):
             log.write(f"OP:\n{block.dump()}\n\n")
         if self.instrument is not None:
             self.instrument(block)
         after_instrument = time.perf_counter()
         optimize(block)
         after_optimize = time.perf_counter()
-        if log.enabled("op_opt"):
+        if logging and log.enabled("op_opt"):
             log.write(f"OP after optimization:\n{block.dump()}\n\n")
         native = self.backend.compile(block, block_id)
         finished = time.perf_counter()
-        if log.enabled("out_asm"):
+        if logging and log.enabled("out_asm"):
             log.write(f"OUT: [size={native.host_size}]\n{self.backend.disassemble(native)}\n\n")
         stats = self.stats
         stats.blocks += 1

@@ -21,6 +21,23 @@ reused by the others, and the template itself goes. A point nobody asked for dis
 template is checked op by op before it is copied, so that a change in how templates are emitted
 cannot silently produce wrong code: `TemplateMismatch`.
 
+Points of kinds no request has used yet are left out: such a point is *bare* (nothing is
+emitted, it records the op it follows), and the injector emits its template there (with the
+same template function), checks and copies it only if a request comes for it; the plugin core's emitter then templates that kind from the next
+block on (`EmptyCallbackEmitter.learn`). An instruction counter thus costs one inline point per
+instruction at translation, not six points and their templates.
+
+An inline ADD is one `plugin_add_u64` op (`add qword ptr [region + offset], imm` on x86), a
+HOST_EFFECT op: kept, but no guest register is written back for it, as the guest cannot see a
+scoreboard. After injection `merge_inline_adds` folds the add of an instruction into the add of
+the same entry in an earlier instruction when nothing between them can call, branch or leave
+the block, so a per-instruction count costs one add per such run of instructions (mostly one
+per block, or per iteration of a loop inside a block). Guest accesses do not stop a run: the
+adds made ahead of one are the block's *rewind table* (`CountedAhead`), which the plugin core
+keeps per block; when the block leaves through a fault, the dispatcher names the faulting
+instruction and the core takes back the counts of the instructions after it, the way the
+instret counter is rewound. The count is exact at every fault, callback and exit.
+
 The normal optimizer, liveness and register allocator then see plain ops. No marker is left
 in the block, and a block translated without an emitter (no plugin translation callback)
 contains none at all.
@@ -35,18 +52,20 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from jit.emit import (const, gen_add, gen_brcond, gen_call, gen_ld_env, gen_ld_host,
-                      gen_plugin_cb_end, gen_plugin_cb_start, gen_set_label, gen_st_env,
-                      gen_st_host, make_op, new_label, new_temp)
+from jit.emit import (const, end_block, gen_brcond, gen_call, gen_ld_env, gen_ld_host,
+                      gen_plugin_add_u64, gen_plugin_cb_end, gen_plugin_cb_start,
+                      gen_set_label, gen_st_env, gen_st_host, make_op, new_label, new_temp,
+                      resume_block)
 from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_MEM_CBS, ENV_PLUGIN_SCOREBOARDS
-from jit.ir import (MO_64, OPS, CallFlag, Cond, HelperInfo, IRBlock, MemOp, Op,
-                    PluginCbFrom, PluginCbType, Temp)
+from jit.ir import (MASK64, MO_64, OPS, CallFlag, Cond, HelperInfo, IRBlock, MemOp, Op,
+                    OpFlag, PluginCbFrom, PluginCbType, Temp)
 from jit.translator import DisasContextBase, Instrumentation
 
 __all__ = ["BlockInstrumentation", "CallbackRequest", "ConditionalCallbackRequest",
-           "EMPTY_COND_HELPER", "EMPTY_MEM_HELPER", "EMPTY_UDATA_HELPER", "EmptyCallbackEmitter",
+           "CountedAhead", "EMPTY_COND_HELPER", "EMPTY_MEM_HELPER", "EMPTY_UDATA_HELPER", "EmptyCallbackEmitter",
            "InlineOp", "InlineRequest", "InsnRequests", "InstrumentationPoint", "MemInfo",
-           "MemRw", "TbRequests", "TemplateMismatch", "TranslatedInsn", "inject"]
+           "MemRw", "TbRequests", "TemplateMismatch", "TranslatedInsn", "inject",
+           "merge_inline_adds"]
 
 
 class MemRw(enum.IntFlag):
@@ -170,10 +189,19 @@ _PLACEHOLDER = 0
 # Emission during translation
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class InstrumentationPoint:
-    start: Op              # its plugin_cb_start op
+    start: Optional[Op]    # its plugin_cb_start op (None for a bare point)
     insn_index: int        # the instruction it belongs to; -1 for the block start
+    # How its template is emitted: emit_template(*template_args).
+    emit_template: Callable[..., None]
+    template_args: tuple = ()
+    # A point of a kind no request has asked for yet is *bare*: nothing is emitted for it, it
+    # only records its kind and the op it follows (`anchor`, None at the block's start); the
+    # injector emits its template there if the point gets a request after all.
+    bare: bool = False
+    kind: tuple = ()       # bare points: (from, type, rw), the constants of its markers
+    anchor: Optional[Op] = None
 
 
 @dataclass
@@ -184,11 +212,14 @@ class TranslatedInsn:
 
 @dataclass
 class BlockInstrumentation:
-    """The points of one translated block and its instructions, for the injector."""
+    """The points of one translated block and its instructions, for the injector, and
+    what the injector leaves for the plugin core."""
 
     block: IRBlock
     points: list[InstrumentationPoint]
     insns: list[TranslatedInsn]
+    # Set by `inject`: the block's rewind table (see merge_inline_adds).
+    counted_ahead: tuple["CountedAhead", ...] = ()
 
 
 def _emit_udata_template() -> None:
@@ -198,12 +229,11 @@ def _emit_udata_template() -> None:
 
 
 def _emit_inline_template() -> None:
+    # One op per inline operation: an ADD request copies the add, a STORE the store.
     region = new_temp("scoreboards")
-    value = new_temp("score")
     gen_ld_env(region, ENV_PLUGIN_SCOREBOARDS, MO_64)
-    gen_ld_host(value, region, _PLACEHOLDER, MO_64)
-    gen_add(value, value, const(_PLACEHOLDER))
-    gen_st_host(value, region, _PLACEHOLDER, MO_64)
+    gen_plugin_add_u64(region, _PLACEHOLDER, _PLACEHOLDER)
+    gen_st_host(const(_PLACEHOLDER), region, _PLACEHOLDER, MO_64)
 
 
 def _emit_cond_template() -> None:
@@ -232,17 +262,40 @@ def _emit_mem_helper_template() -> None:
 
 class EmptyCallbackEmitter(Instrumentation):
     """The translator hooks that emit the empty callbacks of one block at a time; `take`
-    hands the block's points to the injector."""
+    hands the block's points to the injector.
 
-    def __init__(self):
+    templated_kinds: the (from, type) kinds of point whose template is emitted during
+    translation; the others are bare (nothing emitted, the point only recorded) and get their
+    template from the injector when a request needs it. None (the default, QEMU's way) templates every point.
+    The plugin core starts with none and adds each kind the first time a request fills one
+    (`learn`): then instrumenting costs translation time only for the kinds plugins use (an
+    instruction counter: one inline point per instruction, not six points), and every
+    request is still served exactly, whatever the kinds learnt so far."""
+
+    def __init__(self, templated_kinds: Optional[set] = None):
         self._current: Optional[BlockInstrumentation] = None
+        self.templated_kinds = None if templated_kinds is None else set(templated_kinds)
+
+    def learn(self, kinds) -> None:
+        """Emit the templates of these kinds of point from now on."""
+        if self.templated_kinds is not None:
+            self.templated_kinds.update(kinds)
 
     def _point(self, from_: PluginCbFrom, cb_type: PluginCbType, rw: int, insn_index: int,
-               emit_template: Callable[[], None]) -> None:
+               emit_template: Callable[..., None], *template_args) -> None:
+        current = self._current
+        templated = self.templated_kinds
+        if templated is not None and (from_, cb_type) not in templated:
+            ops = current.block.ops
+            current.points.append(InstrumentationPoint(
+                None, insn_index, emit_template, template_args, True, (from_, cb_type, rw),
+                ops[-1] if ops else None))
+            return
         start = gen_plugin_cb_start(from_, cb_type, rw)
-        emit_template()
+        emit_template(*template_args)
         gen_plugin_cb_end()
-        self._current.points.append(InstrumentationPoint(start, insn_index))
+        current.points.append(InstrumentationPoint(start, insn_index, emit_template,
+                                                   template_args))
 
     def tb_start(self, ctx: DisasContextBase) -> None:
         self._current = BlockInstrumentation(ctx.block, [], [])
@@ -274,7 +327,7 @@ class EmptyCallbackEmitter(Instrumentation):
         # The marker's rw (MemRw.R or W) is what requests are filtered by; the callback gets
         # the whole meminfo, a constant argument of its call.
         self._point(PluginCbFrom.MEM, PluginCbType.MEM, meminfo.rw, index,
-                    lambda: _emit_mem_template(vaddr, meminfo))
+                    _emit_mem_template, vaddr, meminfo)
         self._point(PluginCbFrom.MEM, PluginCbType.INLINE, meminfo.rw, index,
                     _emit_inline_template)
 
@@ -304,7 +357,7 @@ _LEAVING_OPS = frozenset({"exit_tb", "goto_ptr", "goto_tb"})
 # The op names of each template, in order; `_check_template` verifies the rest.
 TEMPLATE_SHAPES: dict[PluginCbType, tuple[str, ...]] = {
     PluginCbType.UDATA: ("ld_env", "call"),
-    PluginCbType.INLINE: ("ld_env", "ld_host", "add", "st_host"),
+    PluginCbType.INLINE: ("ld_env", "plugin_add_u64", "st_host"),
     PluginCbType.COND: ("ld_env", "ld_env", "ld_host", "brcond", "call", "set_label"),
     PluginCbType.MEM: ("ld_env", "call"),
     PluginCbType.MEM_ENABLE: ("st_env",),
@@ -357,15 +410,15 @@ def _check_template(cb_type: PluginCbType, template: Sequence[Op]) -> None:
             raise _mismatch(cb_type, template,
                             "call(cpu_index, ..., userdata constant) without result expected")
     elif cb_type is PluginCbType.INLINE:
-        load, read, add, write = template
+        load, add, write = template
         _expect_env_load(cb_type, template, load, ENV_PLUGIN_SCOREBOARDS)
         region = load.outs[0]
-        _expect_host_access(cb_type, template, read, region)
+        if add.ins[0] is not region:
+            raise _mismatch(cb_type, template,
+                            "plugin_add_u64 must address the scoreboard region loaded first")
         _expect_host_access(cb_type, template, write, region)
-        value = read.outs[0]
-        if (add.ins[0] is not value or add.outs[0] is not value or not add.ins[1].is_const
-                or write.ins[0] is not value):
-            raise _mismatch(cb_type, template, "value = value + constant, stored back expected")
+        if not write.ins[0].is_const:
+            raise _mismatch(cb_type, template, "st_host of a constant expected")
     elif cb_type is PluginCbType.COND:
         load_region, load_cpu, read, branch, call, label = template
         _expect_env_load(cb_type, template, load_region, ENV_PLUGIN_SCOREBOARDS)
@@ -402,21 +455,39 @@ def _copy_call(cb_type: PluginCbType, template: Sequence[Op], call: Op, helper: 
     return _copy(call, ins=[*call.ins[:-1], block.const(userdata)], consts=consts)
 
 
+def _emit_left_out_template(block: IRBlock, point: InstrumentationPoint) -> list[Op]:
+    """The template of a bare point, emitted now by the emitter's own template function."""
+    translated_ops = block.ops
+    block.ops = []
+    resume_block(block)
+    try:
+        point.emit_template(*point.template_args)
+    finally:
+        end_block()
+        template, block.ops = block.ops, translated_ops
+    return template
+
+
 class _Copier:
     """Fills one point: copies its template once per request. `loaded` says whether a copy
     already made the template's leading loads, which later copies then reuse."""
 
-    def __init__(self, block: IRBlock, cb_type: PluginCbType, template: Sequence[Op]):
+    def __init__(self, block: IRBlock, cb_type: PluginCbType, template: Sequence[Op],
+                 point: InstrumentationPoint):
         self.block = block
         self.cb_type = cb_type
         self.template = template
+        self.point = point
         self.loaded = False
         self.checked = False
         self.ops: list[Op] = []
 
     def _check(self) -> None:
-        """Check the template before its first copy (a point that is removed needs none)."""
+        """Check the template before its first copy (a point that is removed needs none);
+        a bare point's template is emitted first."""
         if not self.checked:
+            if self.point.bare:
+                self.template = _emit_left_out_template(self.block, self.point)
             _check_template(self.cb_type, self.template)
             self.checked = True
 
@@ -434,16 +505,13 @@ class _Copier:
 
     def inline(self, request: InlineRequest) -> None:
         self._check()
-        load, read, add, write = self.template
+        load, add, write = self.template
         self._loads(load)
-        offset_consts = [request.entry_offset, write.consts[1]]
         if request.op is InlineOp.ADD_U64:
-            self.ops.append(_copy(read, consts=[request.entry_offset, read.consts[1]]))
-            self.ops.append(_copy(add, ins=[add.ins[0], self.block.const(request.imm)]))
-            self.ops.append(_copy(write, consts=offset_consts))
-        else:  # STORE_U64: the store alone, of the immediate
+            self.ops.append(_copy(add, consts=[request.entry_offset, request.imm]))
+        else:  # STORE_U64
             self.ops.append(_copy(write, ins=[self.block.const(request.imm), write.ins[1]],
-                                  consts=offset_consts))
+                                  consts=[request.entry_offset, write.consts[1]]))
 
     def conditional(self, request: ConditionalCallbackRequest) -> None:
         self._check()
@@ -509,57 +577,270 @@ _REQUEST_FILLERS: dict[tuple[PluginCbFrom, PluginCbType], tuple[Callable, Callab
 }
 
 
+class _Injection:
+    """The state of one block's injection: fills one point at a time."""
+
+    def __init__(self, block: IRBlock, requests: TbRequests,
+                 mem_helper_handle: Callable[[int], int]):
+        self.block = block
+        self.requests = requests
+        self.mem_helper_handle = mem_helper_handle
+        self.calling_helpers: Optional[set[int]] = None     # found when first needed
+        self.filled_kinds: set = set()
+        self.enabled_insns: set[int] = set()
+        self.mem_helper_set = False
+
+    def fill(self, point: InstrumentationPoint, from_: PluginCbFrom, cb_type: PluginCbType,
+             rw: int, template: Sequence[Op]) -> Sequence[Op]:
+        """The ops that replace the point: its template copied once per request (a point
+        without requests, the common case, is dropped before any copier is made)."""
+        insn_index = point.insn_index
+        insn = self.requests.insns[insn_index] if insn_index >= 0 else None
+        kind = (from_, cb_type)
+        if kind == _MEM_ENABLE_POINT:
+            if not insn.wants_memory:
+                return ()
+            if self.calling_helpers is None:
+                self.calling_helpers = _insns_calling_helpers(self.block.ops)
+            if insn_index not in self.calling_helpers:
+                return ()
+            copier = _Copier(self.block, cb_type, template, point)
+            copier.mem_helper(self.mem_helper_handle(insn_index))
+            self.enabled_insns.add(insn_index)
+            self.mem_helper_set = True
+        elif kind == _MEM_DISABLE_POINT:
+            if insn_index not in self.enabled_insns:
+                return ()
+            copier = _Copier(self.block, cb_type, template, point)
+            copier.mem_helper(0)
+        else:
+            filler = _REQUEST_FILLERS.get(kind)
+            if filler is None:
+                raise TemplateMismatch(f"no instrumentation point {from_.name}/{cb_type.name}")
+            requests_of, copy_one = filler
+            wanted = requests_of(self.requests, insn, rw)
+            if not wanted:
+                return ()
+            copier = _Copier(self.block, cb_type, template, point)
+            for request in wanted:
+                copy_one(copier, request)
+        self.filled_kinds.add(kind)
+        return copier.ops
+
+    def fill_bare(self, points: Sequence[InstrumentationPoint], new_ops: list[Op]) -> None:
+        for point in points:
+            new_ops.extend(self.fill(point, *point.kind, ()))
+
+
+_MEM_ENABLE_POINT = (PluginCbFrom.INSN, PluginCbType.MEM_ENABLE)
+_MEM_DISABLE_POINT = (PluginCbFrom.AFTER_INSN, PluginCbType.MEM_DISABLE)
+
+
 def inject(instrumentation: BlockInstrumentation, requests: TbRequests,
-           mem_helper_handle: Callable[[int], int]) -> None:
-    """Fill in or remove every point of the block (in place).
+           mem_helper_handle: Callable[[int], int]) -> set:
+    """Fill in or remove every point of the block (in place); returns the (from, type) kinds
+    of the points that were filled (for EmptyCallbackEmitter.learn).
 
     mem_helper_handle(insn_index): the handle a helper of that instruction finds in env to
     report its guest memory accesses to the instruction's memory callbacks."""
     block = instrumentation.block
-    point_of = {id(point.start): point for point in instrumentation.points}
-    calling_helpers: Optional[set[int]] = None     # found when first needed
-    enabled_insns: set[int] = set()
-    mem_helper_set = False
+    point_of: dict[int, InstrumentationPoint] = {}
+    bare_after: dict[int, list[InstrumentationPoint]] = {}   # by id of the op they follow
+    bare_first: list[InstrumentationPoint] = []
+    for point in instrumentation.points:
+        if not point.bare:
+            point_of[id(point.start)] = point
+        elif point.anchor is None:
+            bare_first.append(point)
+        else:
+            bare_after.setdefault(id(point.anchor), []).append(point)
+    injection = _Injection(block, requests, mem_helper_handle)
     new_ops: list[Op] = []
+    injection.fill_bare(bare_first, new_ops)
     ops = block.ops
     position = 0
     while position < len(ops):
         op = ops[position]
         if op.opdef is not _PLUGIN_CB_START:
-            if mem_helper_set and op.name in _LEAVING_OPS:
+            if injection.mem_helper_set and op.name in _LEAVING_OPS:
                 new_ops.append(make_op(OPS["st_env"], [], [block.const(0)],
                                        [ENV_PLUGIN_MEM_CBS, MO_64]))
             new_ops.append(op)
             position += 1
-            continue
-        point = point_of.get(id(op))
-        end = position + 1
-        while end < len(ops) and ops[end].opdef is not _PLUGIN_CB_END:
-            end += 1
-        if point is None or end == len(ops):
-            raise TemplateMismatch(f"plugin_cb_start at op {position} is not a known point "
-                                   f"or has no plugin_cb_end")
-        from_, cb_type, rw = op.consts
-        template = ops[position + 1:end]
-        copier = _Copier(block, cb_type, template)
-        insn = requests.insns[point.insn_index] if point.insn_index >= 0 else None
-        kind = (from_, cb_type)
-        if kind == (PluginCbFrom.INSN, PluginCbType.MEM_ENABLE):
-            if insn.wants_memory and calling_helpers is None:
-                calling_helpers = _insns_calling_helpers(ops)
-            if insn.wants_memory and point.insn_index in calling_helpers:
-                copier.mem_helper(mem_helper_handle(point.insn_index))
-                enabled_insns.add(point.insn_index)
-                mem_helper_set = True
-        elif kind == (PluginCbFrom.AFTER_INSN, PluginCbType.MEM_DISABLE):
-            if point.insn_index in enabled_insns:
-                copier.mem_helper(0)
-        elif kind in _REQUEST_FILLERS:
-            requests_of, copy_one = _REQUEST_FILLERS[kind]
-            for request in requests_of(requests, insn, rw):
-                copy_one(copier, request)
         else:
-            raise TemplateMismatch(f"no instrumentation point {from_.name}/{cb_type.name}")
-        new_ops.extend(copier.ops)
-        position = end + 1
+            point = point_of.get(id(op))
+            end = position + 1
+            while end < len(ops) and ops[end].opdef is not _PLUGIN_CB_END:
+                end += 1
+            if point is None or end == len(ops):
+                raise TemplateMismatch(f"plugin_cb_start at op {position} is not a known "
+                                       f"point or has no plugin_cb_end")
+            new_ops.extend(injection.fill(point, *op.consts, ops[position + 1:end]))
+            op = ops[end]       # bare points may follow the point's end marker
+            position = end + 1
+        if bare_after:
+            following = bare_after.pop(id(op), None)
+            if following is not None:
+                injection.fill_bare(following, new_ops)
+    if bare_after:
+        raise TemplateMismatch(f"{sum(map(len, bare_after.values()))} bare points follow ops "
+                               f"that are no longer in the block")
     block.ops = new_ops
+    instrumentation.counted_ahead = merge_inline_adds(block)
+    return injection.filled_kinds
+
+
+# --------------------------------------------------------------------------------------------
+# Merging inline adds forward
+
+
+_PLUGIN_ADD = OPS["plugin_add_u64"]
+_LD_ENV = OPS["ld_env"]
+_ST_ENV = OPS["st_env"]
+_INSN_START = OPS["insn_start"]
+_EXIT_CHECK = OPS["exit_check"]
+# Ops that leave the block by a path of their own, run other code or jump: a count moved across
+# one could be seen (or missed) by whoever looks at the scoreboard there.
+_ADD_BARRIER_FLAGS = (OpFlag.CALL | OpFlag.BB_END | OpFlag.BRANCH | OpFlag.EXIT).value
+_CAN_FAULT = OpFlag.CAN_FAULT.value
+
+
+@dataclass(frozen=True, slots=True)
+class CountedAhead:
+    """A merged inline add that counts instructions before they start: the add, in the code of
+    instruction `first_index` or earlier, also makes the adds of the later instructions in
+    `later` ((instruction index, imm) pairs), across guest accesses that may fault.
+
+    When the block leaves through a fault in instruction k (first_index <= k), the adds of the
+    instructions after k were made but those instructions never ran: `taken_back(k)` is what
+    to subtract from the entry. Instruction k itself keeps its count (its add came before its
+    access, as without merging: QEMU counts a faulting instruction too)."""
+
+    entry_offset: int
+    first_index: int
+    later: tuple[tuple[int, int], ...]
+
+    def taken_back(self, fault_index: int) -> int:
+        if fault_index < self.first_index:
+            return 0        # this add has not run yet in the current pass through the block
+        return sum(imm for index, imm in self.later if index > fault_index) & MASK64
+
+
+class _OpenAdd:
+    """An add that later adds of the same entry are still folded into."""
+
+    __slots__ = ("position", "imm", "first_index", "late", "faults_at_start", "later")
+
+    def __init__(self, position: int, imm: int, insn_index: int, late: bool, faults: int):
+        self.position = position        # in the new op list
+        self.imm = imm
+        # The instruction whose faults find this add made: its own if the add comes before
+        # every access of its instruction, else the next one.
+        self.first_index = insn_index + 1 if late else insn_index
+        self.late = late                # made after an access of its own instruction
+        self.faults_at_start = faults   # fault sites met before it
+        self.later: list[tuple[int, int]] = []
+
+
+def _add_barrier(op: Op) -> bool:
+    """May a scoreboard count be observed at this op, other than by a fault?
+
+    Barriers: calls (plugin callbacks read scoreboards and may move the scoreboard regions),
+    labels and branches (another path joins or leaves), exits and the patchable goto_tb jump,
+    the exit check of a loop (its STOP is not rewound; only the back edge follows it anyway),
+    and host memory accesses (other inline ops and conditional callbacks read and write
+    entries). Not barriers: value ops, guest memory accesses (fault sites: see
+    merge_inline_adds), env loads and stores (the guest's own state; a store of the scoreboard
+    region's address would be one), the FP ops (they only accrue flags, and their
+    exact-arithmetic fallback is not plugin code), markers and the other inline adds, which
+    touch another entry or are merged here."""
+    opdef = op.opdef
+    if opdef.flag_bits & _ADD_BARRIER_FLAGS or opdef is _EXIT_CHECK:
+        return True
+    if opdef is _ST_ENV:
+        return op.consts[0] == ENV_PLUGIN_SCOREBOARDS
+    if opdef.side_effects:
+        return not (opdef.fp_env or opdef.can_fault)
+    return False
+
+
+def merge_inline_adds(block: IRBlock) -> tuple[CountedAhead, ...]:
+    """Fold every inline add into an earlier add to the same scoreboard entry when no op
+    between them is a barrier (`_add_barrier`), in place; returns the block's *rewind table*:
+    the merged adds that count instructions ahead of a guest access that may fault.
+
+    A per-instruction count then costs one host instruction per run of instructions without
+    a call, branch or exit, instead of one per instruction. The count is exact wherever it can
+    be observed: at a callback, an exit or a branch elsewhere every instruction whose add was
+    moved forward has started, exactly as without merging; at a fault in instruction k the
+    adds of the instructions after k were made too early, and the rewind table says how much
+    (`CountedAhead.taken_back(k)`): the dispatcher reports each fault with the index of its
+    instruction, and the plugin core subtracts that before anyone reads the scoreboards.
+
+    Faults are known only by their instruction, so every fault site (guest access) of one
+    instruction must see the same adds made ahead: an add made after an access of its own
+    instruction (a memory inline op) is never folded into an earlier add, and later adds are
+    folded into it only up to the next access of that instruction. Adds through a pointer
+    other than the scoreboard region loaded from env are left alone."""
+    region_temps: set[int] = set()        # temps holding the env's scoreboard region address
+    open_adds: dict[int, _OpenAdd] = {}   # entry offset -> its open add
+    rewind: list[CountedAhead] = []
+    new_ops: list[Op] = []
+    insn_index = -1
+    faults = 0                            # fault sites met so far
+    faults_at_insn_start = 0
+    late_open = False       # an add made after an access of the current instruction is open
+
+    def close(offset: int, open_add: _OpenAdd) -> None:
+        if open_add.later:
+            rewind.append(CountedAhead(offset, open_add.first_index, tuple(open_add.later)))
+        first = new_ops[open_add.position]
+        if first.consts[1] != open_add.imm:
+            new_ops[open_add.position] = _copy(first, consts=[offset, open_add.imm])
+
+    def close_all() -> None:
+        for offset, open_add in open_adds.items():
+            close(offset, open_add)
+        open_adds.clear()
+
+    for op in block.ops:
+        opdef = op.opdef
+        if opdef is _PLUGIN_ADD and op.ins[0].index in region_temps:
+            offset, imm = op.consts
+            late = faults != faults_at_insn_start
+            open_add = open_adds.get(offset)
+            if open_add is not None and not late:
+                open_add.imm = (open_add.imm + imm) & MASK64
+                if faults != open_add.faults_at_start and insn_index > open_add.first_index:
+                    open_add.later.append((insn_index, imm))
+                continue
+            if open_add is not None:
+                close(offset, open_add)
+            open_adds[offset] = _OpenAdd(len(new_ops), imm, insn_index, late, faults)
+            late_open |= late
+            new_ops.append(op)
+            continue
+        if opdef is _INSN_START:
+            insn_index += 1
+            faults_at_insn_start = faults
+            late_open = False
+        elif opdef is _LD_ENV:
+            if op.consts[0] == ENV_PLUGIN_SCOREBOARDS:
+                region_temps.add(op.outs[0].index)
+        elif _add_barrier(op):
+            if open_adds:
+                close_all()
+        elif opdef.flag_bits & _CAN_FAULT:
+            if late_open:
+                # An add made after an earlier access of this instruction is not moved across
+                # another: the instruction's faults would see different counts.
+                for offset, open_add in list(open_adds.items()):
+                    if open_add.late and open_add.first_index == insn_index + 1:
+                        close(offset, open_add)
+                        del open_adds[offset]
+                late_open = False
+            faults += 1
+        new_ops.append(op)
+    close_all()
+    block.ops = new_ops
+    return tuple(rewind)

@@ -33,15 +33,17 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol, Sequence
 
-import cffi
+import _cffi_backend
 
 from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_MEM_CBS, ENV_PLUGIN_SCOREBOARDS
 from jit.ir import MASK64, CallFlag, Cond, HelperInfo, IRBlock
-from jit.plugin_gen import (CallbackRequest, ConditionalCallbackRequest, EmptyCallbackEmitter,
-                            InlineOp, InlineRequest, InsnRequests, MemInfo, MemRw, TbRequests,
-                            inject)
+from jit.plugin_gen import (CallbackRequest, ConditionalCallbackRequest, CountedAhead,
+                            EmptyCallbackEmitter, InlineOp, InlineRequest, InsnRequests, MemInfo,
+                            MemRw, TbRequests, inject)
 
-_ffi = cffi.FFI()
+# cffi's run-time FFI without C declarations (only new/cast/buffer are used): unlike
+# cffi.FFI(), creating it does not import cffi's C parser, a large start-up cost.
+_ffi = _cffi_backend.FFI()
 
 PLUGIN_API_VERSION = 1
 
@@ -378,7 +380,8 @@ class PluginCore:
         self.outs = outs
         self.plugins: dict[int, PluginContext] = {}      # by id, in install order
         self.failed: set[int] = set()                    # plugins that raised
-        self.emitter = EmptyCallbackEmitter()
+        # Templates only for the kinds of point requests have filled so far (see the class).
+        self.emitter = EmptyCallbackEmitter(templated_kinds=set())
         self.arena = ScoreboardArena()
         self.vcpus: list[VcpuState] = []
         self.state = CallbackState()
@@ -386,6 +389,9 @@ class PluginCore:
         self._records: list[Optional[CallbackRecord]] = [None]
         self._mem_helper_insns: list[Optional[PluginInsn]] = [None]
         self._helpers: dict[tuple, HelperInfo] = {}
+        # Guest pc of a translated block -> its rewind table (jit/plugin_gen.py
+        # merge_inline_adds), for the blocks that count instructions ahead of an access.
+        self._counted_ahead: dict[int, tuple[CountedAhead, ...]] = {}
         self._translating: Optional[PluginContext] = None
         self._installing: Optional[PluginContext] = None
         self._instrumenting = False
@@ -579,11 +585,7 @@ class PluginCore:
         if self._flush_pending:
             self._flush_pending = False
             self._flush_code()
-            self._translated_since_flush = False
-            self._records[1:] = []
-            self._mem_helper_insns[1:] = []
-            self.arena.code_flushed()
-            self._notify(Event.FLUSH)
+            self.code_cache_flushed()
         for context in list(self.plugins.values()):
             if context.completion is None:
                 continue
@@ -594,12 +596,25 @@ class PluginCore:
             if callback is not None:
                 self._call(context, callback, context.id)
 
+    def code_cache_flushed(self) -> None:
+        """No generated code refers to callbacks or scoreboard entries of blocks translated
+        before: reuse their handles and entries, then call the flush callbacks. Also called by
+        the dispatcher when it flushed a full code cache."""
+        self._translated_since_flush = False
+        self._records[1:] = []
+        self._mem_helper_insns[1:] = []
+        self._counted_ahead.clear()
+        self.arena.code_flushed()
+        self._notify(Event.FLUSH)
+
     # ---- translation --------------------------------------------------------------------
 
     def instrument_block(self, block: IRBlock) -> None:
         """The pipeline's instrumentation pass: call the translation callbacks with the block
         just translated, then fill in or remove its empty callbacks."""
         self._translated_since_flush = True
+        # (A block retranslated at this pc replaces the one the table was for.)
+        self._counted_ahead.pop(block.guest_pc, None)
         points = self.emitter.take(block)
         if points is None:
             return
@@ -616,7 +631,25 @@ class PluginCore:
         finally:
             self._translating = None
             tb.valid = False
-        inject(points, tb.requests, lambda index: self._mem_helper_handle(tb.insns[index]))
+        self.emitter.learn(inject(points, tb.requests,
+                                  lambda index: self._mem_helper_handle(tb.insns[index])))
+        if points.counted_ahead:
+            self._counted_ahead[block.guest_pc] = points.counted_ahead
+
+    def block_faulted(self, env, block_pc: int, insn_index: int) -> None:
+        """The block at guest pc block_pc left through a fault in its instruction insn_index
+        (a guest access), on the vCPU of env: the instructions after it did not run, so the
+        inline adds that counted them ahead are taken back (their instruction's own counts
+        stay: it started). Called by the dispatcher before anything reads the scoreboards."""
+        table = self._counted_ahead.get(block_pc)
+        if not table:
+            return
+        region = self.arena.regions[env.read_u64(ENV_CPU_INDEX)]
+        for ahead in table:
+            amount = ahead.taken_back(insn_index)
+            if amount:
+                entry = ahead.entry_offset // 8
+                region[entry] = (region[entry] - amount) & MASK64
 
     def _registering(self, handle) -> PluginContext:
         tb = handle.tb if isinstance(handle, PluginInsn) else handle

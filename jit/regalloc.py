@@ -16,8 +16,10 @@ useful register when it runs out, and then asks the target to emit the op's code
 chosen registers. Constants are materialised in a register only when a constraint refuses the
 immediate. All register moves, loads, spills and stores are emitted *before* the op's own code.
 
-Guest state precision: before an op with SIDE_EFFECTS or CAN_FAULT the dirty globals are synced
-(stored, kept in registers); around calls globals are written back / dropped according to the
+Guest state precision: before an op with SIDE_EFFECTS the dirty globals are synced (stored, kept
+in registers). A guest memory access (CAN_FAULT, no other effect) leaves them where they are and
+tells the target, through `set_fault_state`, where each dirty global's value is at that point:
+the target's fault path writes them into env, so the state is precise there all the same; around calls globals are written back / dropped according to the
 helper's CallFlags; at labels and branches every global and every live local is saved to memory
 and the register state is forgotten; before an exit every global is written back.
 """
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Optional
 
-from jit.ir import OPS, VALUE_OPS, IRBlock, Op, TempKind
+from jit.ir import OPS, VALUE_OPS, IRBlock, Op, OpFlag, TempKind
 from jit.liveness import (_SYNC_BITS, BB_END, BRANCH, CALL, EXIT, MARKER, Liveness, analyze,
                           call_reads_globals, call_writes_globals, env_overlap_mask)
 
@@ -158,6 +160,8 @@ class Location:
 #   emit_store_imm(value, Location) -> bool   (False: the value needs a register)
 #   select(op, known_constants, dying_inputs_mask) -> OpForm
 #   bind_label(label), insn_start(pc)
+#   set_fault_state(entries)   before a CAN_FAULT op's code: where the dirty globals are
+#                              (see _BlockAllocator._dirty_globals_except)
 
 
 def allocate_block(block: IRBlock, target, liveness: Optional[Liveness] = None) -> None:
@@ -165,10 +169,15 @@ def allocate_block(block: IRBlock, target, liveness: Optional[Liveness] = None) 
     _BlockAllocator(block, target, liveness or analyze(block)).run()
 
 
+CAN_FAULT = OpFlag.CAN_FAULT.value
+# Flags beside CAN_FAULT that would make an op's guest state matter to something other than the
+# fault path (guest memory accesses carry SIDE_EFFECTS only so that they are never removed).
+_SIDE_EFFECTS_OTHER_THAN_FAULTING = (OpFlag.CALL | OpFlag.FP_ENV | OpFlag.EXIT).value
+
 # How the walk treats each op definition: (kind, value op, sync before, after).
 _RUN_OP, _RUN_MOV, _RUN_INSN_START, _RUN_SET_LABEL, _RUN_MARKER = range(5)
 # The guest state around an op (step 3 of _op).
-_SYNC_NONE, _SYNC_CALL, _SYNC_LABEL, _SYNC_ALL, _SYNC_LD_ENV = range(5)
+_SYNC_NONE, _SYNC_CALL, _SYNC_LABEL, _SYNC_ALL, _SYNC_LD_ENV, _SYNC_FAULT = range(6)
 # After the op (step 8 of _op).
 _AFTER_NONE, _AFTER_EXIT, _AFTER_ST_ENV = range(3)
 
@@ -190,13 +199,18 @@ def _op_info(opdef) -> tuple[int, bool, int, int]:
         sync = _SYNC_CALL
     elif bits & BB_END:
         sync = _SYNC_LABEL if bits & BRANCH else _SYNC_ALL
+    elif bits & CAN_FAULT and not bits & _SIDE_EFFECTS_OTHER_THAN_FAULTING:
+        sync = _SYNC_FAULT
+    elif name == "ld_env" or name == "st_env" or name == "add_env":
+        # Only the globals its bytes overlap (a store's partial overlap must merge with
+        # them); no other guest state can see an env field that is not a global.
+        sync = _SYNC_LD_ENV
     elif bits & _SYNC_BITS:
         sync = _SYNC_ALL
-    elif name == "ld_env":
-        sync = _SYNC_LD_ENV
     else:
         sync = _SYNC_NONE
-    after = _AFTER_EXIT if bits & EXIT else _AFTER_ST_ENV if name == "st_env" else _AFTER_NONE
+    after = (_AFTER_EXIT if bits & EXIT
+             else _AFTER_ST_ENV if name == "st_env" or name == "add_env" else _AFTER_NONE)
     return kind, name in VALUE_OPS, sync, after
 
 
@@ -236,6 +250,97 @@ def _global_locations(globals_) -> list:
             locations.append(location)
         globals_._regalloc_locations = locations
     return locations
+
+
+# Label plans (plan_labels): how the register state reaches a label.
+INHERIT = "inherit"
+# Globals a loop head keeps in registers across its back edges, at most.
+LOOP_HEAD_GLOBALS = 8
+_SET_LABEL_DEF = OPS["set_label"]
+_BR_DEF = OPS["br"]
+_GOTO_TB_DEF = OPS["goto_tb"]
+_ADD_ENV_DEF = OPS["add_env"]
+_ST_ENV_DEF = OPS["st_env"]
+
+
+def _env_span(op: Op) -> tuple[int, int]:
+    """(offset, size) of the env bytes an ld_env/st_env/add_env op touches."""
+    offset, second = op.consts
+    return offset, 8 if op.opdef is _ADD_ENV_DEF else second.size
+
+
+def plan_labels(block: IRBlock, allocation_order) -> dict:
+    """label id -> plan, for labels that need not start with every value in memory:
+
+    - INHERIT: a label with a single branch to it, ahead of it, and no fall through into it
+      (the op before it leaves): it starts with the register state of that branch, so the
+      branch writes nothing back (the taken side of a block's last conditional branch).
+    - a contract ((global temp index, register, written), ...): a loop head, reached only by
+      the fall through into it and by unconditional branches back to it. The globals the loop
+      uses most stay in fixed registers across the back edges, instead of being stored before
+      each branch and loaded after the label; every back edge moves them into place. Those the
+      loop never writes (`written` False) stay coherent with env: exits need not store them.
+    Any other label gets None: the usual rule (everything in memory at the label).
+    """
+    ops = block.ops
+    set_at: dict[int, int] = {}
+    branches: dict[int, list] = {}
+    for index, op in enumerate(ops):
+        opdef = op.opdef
+        if opdef is _SET_LABEL_DEF:
+            set_at[op.consts[0].id] = index
+        elif opdef.flag_bits & BRANCH:
+            branches.setdefault(op.consts[-1].id, []).append((index, opdef is _BR_DEF))
+    plans: dict = {}
+    n_globals = len(block.globals.temps)
+    for label_id, where in set_at.items():
+        refs = branches.get(label_id)
+        if not refs:
+            continue
+        if len(refs) == 1 and refs[0][0] < where and not _falls_through_to(ops, where):
+            plans[label_id] = INHERIT
+        elif all(index > where and is_br for index, is_br in refs):
+            uses: dict[int, int] = {}
+            written: set[int] = set()
+            leaving = False
+            for op in ops[where + 1:refs[-1][0]]:
+                # The code of a direct exit (goto_tb to exit_tb) only stores the next pc.
+                opdef = op.opdef
+                if opdef is _GOTO_TB_DEF:
+                    leaving = True
+                elif opdef.flag_bits & EXIT:
+                    leaving = False
+                if leaving:
+                    continue
+                for temp in op.ins:
+                    if temp.index < n_globals:
+                        uses[temp.index] = uses.get(temp.index, 0) + 1
+                for temp in op.outs:
+                    if temp.index < n_globals:
+                        uses[temp.index] = uses.get(temp.index, 0) + 1
+                        written.add(temp.index)
+                if opdef.flag_bits & CALL:
+                    written.update(range(n_globals))    # may write globals behind our back
+                elif opdef is _ST_ENV_DEF or opdef is _ADD_ENV_DEF:
+                    written.update(_bits(env_overlap_mask(block, *_env_span(op))))
+            chosen = sorted(uses, key=lambda t: (-uses[t], t))[:LOOP_HEAD_GLOBALS]
+            if chosen:
+                # (global, register, whether the loop writes it: if not, env stays coherent)
+                plans[label_id] = tuple((t, reg, t in written)
+                                        for t, reg in zip(chosen, allocation_order))
+    return plans
+
+
+def _falls_through_to(ops: list, where: int) -> bool:
+    """Whether control can fall through into the op at `where` from the op before it."""
+    index = where - 1
+    while index >= 0:
+        opdef = ops[index].opdef
+        if opdef.flag_bits & MARKER and opdef is not _SET_LABEL_DEF:
+            index -= 1
+            continue
+        return not opdef.flag_bits & EXIT
+    return True
 
 
 class _BlockAllocator:
@@ -500,6 +605,8 @@ class _BlockAllocator:
     # The walk
 
     def run(self) -> None:
+        self.label_plans = plan_labels(self.block, self.target.allocation_order)
+        self.snapshots: dict[int, tuple] = {}
         target = self.target
         op_info = _OP_INFO
         insn_start = target.insn_start
@@ -525,11 +632,112 @@ class _BlockAllocator:
 
     def _set_label(self, op: Op) -> None:
         label = op.consts[0]
-        if self.reachable:
-            self._sync_for_label(label.id)
-        self._reset_state(self.liveness.live_at_label.get(label.id, 0))
+        plan = self.label_plans.get(label.id)
+        live = self.liveness.live_at_label.get(label.id, 0)
+        if plan is None:
+            if self.reachable:
+                self._sync_for_label(label.id)
+            self._reset_state(live)
+        elif plan is INHERIT:
+            snapshot = self.snapshots.pop(label.id, None)
+            if snapshot is None:       # its branch was unreachable: so is the label
+                self._reset_state(live)
+            else:
+                self._restore(snapshot, live)
+        else:
+            if self.reachable:
+                self._conform(plan, label.id)
+            self._reset_state(live)
+            for t, reg, written in plan:
+                self._assign(reg, t)
+                if written:
+                    self.coherent[t] = False
+                    self.dirty |= 1 << t
         self.target.bind_label(label)
         self.reachable = True
+
+    def _branch(self, op: Op) -> None:
+        """The register state a branch hands to its label (step 3 of a BRANCH op)."""
+        label_id = op.consts[-1].id
+        plan = self.label_plans.get(label_id)
+        if plan is None:
+            self._sync_for_label(label_id)
+        elif plan is INHERIT:
+            owner, occupied = list(self.owner), self.occupied
+            for reg in range(16):
+                if owner[reg] == OP_COPY:       # the branch's own operand copies
+                    owner[reg] = NO_TEMP
+                    occupied &= ~(1 << reg)
+            self.snapshots[label_id] = (list(self.state), list(self.reg_of), list(self.const_of),
+                                        list(self.coherent), owner, occupied, self.dirty,
+                                        list(self.slot_of))
+        else:
+            self._conform(plan, label_id)
+
+    def _restore(self, snapshot: tuple, live: int) -> None:
+        """Take the state of the label's only branch; locals dead at the label let go of
+        their registers (not of their slots: the fall-through path may have reused those)."""
+        (self.state, self.reg_of, self.const_of, self.coherent, self.owner, self.occupied,
+         self.dirty, self.slot_of) = snapshot
+        state, slot_of = self.state, self.slot_of
+        for t in self.local_indices:
+            if not live >> t & 1 and state[t] != DEAD:
+                if state[t] == IN_REG:
+                    self._release(self.reg_of[t])
+                    self.reg_of[t] = NO_TEMP
+                state[t] = DEAD
+                self.coherent[t] = True
+                if not self.cross_label_locals >> t & 1:
+                    slot_of[t] = -1
+
+    def _conform(self, contract: tuple, label_id: int) -> None:
+        """Before an unconditional branch to (or the fall through into) a loop head: the
+        contract's globals into their registers, everything else in memory (see
+        plan_labels)."""
+        contract_globals = contract_regs = 0
+        for t, reg, _ in contract:
+            contract_globals |= 1 << t
+            contract_regs |= 1 << reg
+        if self.dirty & ~contract_globals:
+            self._sync_globals(~contract_globals)
+        live = self.liveness.live_at_label.get(label_id, 0)
+        state, owner = self.state, self.owner
+        for t in self.local_indices:
+            if live >> t & 1 and (state[t] == IN_REG or state[t] == IS_CONST):
+                self._sync(t)
+        for reg in range(16):
+            t = owner[reg]
+            if t >= 0 and not contract_globals >> t & 1:
+                self._drop_reg(t)
+        pending = [(t, reg) for t, reg, _ in contract
+                   if not (state[t] == IN_REG and self.reg_of[t] == reg)]
+        while pending:
+            placed = False
+            for item in list(pending):
+                t, reg = item
+                if owner[reg] != NO_TEMP:
+                    continue
+                if state[t] == IN_REG:
+                    self.target.emit_mov(reg, self.reg_of[t])
+                    self._release(self.reg_of[t])
+                elif state[t] == IS_CONST:
+                    self.target.emit_movi(reg, self.const_of[t])
+                else:
+                    self.target.emit_load(reg, self.global_locations[t])
+                    self.coherent[t] = True
+                self._assign(reg, t)
+                pending.remove(item)
+                placed = True
+            if not placed:
+                # A cycle: every wanted register holds another contract global. Move one of
+                # them to a register outside the contract.
+                reg = pending[0][1]
+                spare = _first_in_order(self.order,
+                                        self.allocatable & ~self.occupied & ~contract_regs)
+                other = owner[reg]
+                self.target.emit_mov(spare, reg)
+                self._release(reg)
+                self._assign(spare, other)
 
     def _sync_for_label(self, label_id: int) -> None:
         """Before a branch to (or the fall through into) a label: every global and every local
@@ -566,6 +774,29 @@ class _BlockAllocator:
         for t in range(self.n_globals):
             if state[t] == IN_REG:
                 self._drop_reg(t)
+
+    def _dirty_globals_except(self, outs: list) -> tuple:
+        """Where the values of the dirty globals are, as ((env offset, register, None) or
+        (env offset, None, constant), ...), leaving out `outs` (whose env copy is still the
+        value before the op). Writing these into env makes the guest state precise."""
+        entries = []
+        skip = 0
+        for temp in outs:
+            skip |= 1 << temp.index
+        dirty = self.dirty & ~skip
+        state, coherent = self.state, self.coherent
+        while dirty:
+            low = dirty & -dirty
+            dirty ^= low
+            t = low.bit_length() - 1
+            if coherent[t]:
+                continue
+            offset = self.global_locations[t].offset
+            if state[t] == IN_REG:
+                entries.append((offset, self.reg_of[t], None))
+            elif state[t] == IS_CONST:
+                entries.append((offset, None, self.const_of[t]))
+        return tuple(entries)
 
     def _dying_temps(self, op: Op, dead_inputs: int) -> list[int]:
         dying = []
@@ -626,7 +857,17 @@ class _BlockAllocator:
         state, const_of = self.state, self.const_of
         ins = op.ins
 
-        if ins:
+        # The known constant of each input (None: not a constant); one and two inputs spelled
+        # out, since they are nearly all ops.
+        n_ins = len(ins)
+        if n_ins == 2:
+            first, second = ins[0].index, ins[1].index
+            known = [const_of[first] if state[first] == IS_CONST else None,
+                     const_of[second] if state[second] == IS_CONST else None]
+        elif n_ins == 1:
+            first = ins[0].index
+            known = [const_of[first] if state[first] == IS_CONST else None]
+        elif n_ins:
             known = [const_of[temp.index] if state[temp.index] == IS_CONST else None
                      for temp in ins]
         else:
@@ -689,6 +930,7 @@ class _BlockAllocator:
             self._temp_dead(t)
 
         # 3. The guest state around the op.
+        old_values: list = []      # _SYNC_FAULT: where the old values of its outputs are
         if sync:
             if sync == _SYNC_ALL:
                 if self.dirty:
@@ -700,10 +942,25 @@ class _BlockAllocator:
                     else:
                         self._sync_globals()
             elif sync == _SYNC_LABEL:
-                self._sync_for_label(op.consts[-1].id)
+                self._branch(op)
+            elif sync == _SYNC_FAULT:
+                # The fault path restores env from the dirty globals' registers (step 7). A
+                # global this op writes keeps its old value's register out of the op's hands
+                # (the access writes the new value only if it does not fault).
+                if self.dirty:
+                    for temp in op.outs:
+                        t = temp.index
+                        if self.dirty >> t & 1 and not self.coherent[t]:
+                            offset = self.global_locations[t].offset
+                            if state[t] == IN_REG:
+                                old_reg = reg_of[t]
+                                self.locked |= 1 << old_reg
+                                input_regs |= 1 << old_reg
+                                old_values.append((offset, old_reg, None))
+                            elif state[t] == IS_CONST:
+                                old_values.append((offset, None, const_of[t]))
             elif self.dirty:   # _SYNC_LD_ENV
-                self._sync_globals(env_overlap_mask(self.block, op.consts[0],
-                                                    op.consts[1].size))
+                self._sync_globals(env_overlap_mask(self.block, *_env_span(op)))
 
         # 4. Clobbered registers give up their live values.
         if clobbers:
@@ -774,6 +1031,9 @@ class _BlockAllocator:
                 out_regs.append(reg)
 
         # 7. The op's code.
+        if sync == _SYNC_FAULT:
+            entries = self._dirty_globals_except(op.outs) if self.dirty else ()
+            self.target.set_fault_state(entries + tuple(old_values) if old_values else entries)
         form.emit(self.target, op, Operands(in_operands, out_regs, scratch))
 
         # 8. After the op.
@@ -791,7 +1051,7 @@ class _BlockAllocator:
             if after == _AFTER_EXIT:
                 self.reachable = False   # the next label resets the state
             else:   # st_env: the globals it overwrote are in env now
-                overlap = env_overlap_mask(self.block, op.consts[0], op.consts[1].size)
+                overlap = env_overlap_mask(self.block, *_env_span(op))
                 while overlap:
                     low = overlap & -overlap
                     overlap ^= low

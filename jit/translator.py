@@ -17,8 +17,11 @@ from __future__ import annotations
 import enum
 from typing import Optional
 
-from jit.emit import const, gen_add, gen_insn_start, gen_ld_env, gen_st_env, gen_sub, new_temp
-from jit.ir import MO_64, IRBlock, MemOp, Op, Temp
+from jit.emit import (const, gen_add_env, gen_insn_start, gen_ld_env, gen_loop_head, gen_st_env,
+                      gen_sub, new_label, new_temp)
+from jit.ir import MO_64, OPS, IRBlock, Label, MemOp, Op, Temp
+
+_ADD_ENV = OPS["add_env"]
 
 GUEST_PAGE_SIZE = 4096
 
@@ -75,6 +78,20 @@ class DisasContextBase:
         self.page_size = page_size
         # (op, instruction index): the constants RetiredInsnCounter patches when the block ends.
         self.insn_count_patches: list[tuple[Op, int]] = []
+        self._loop_head: Optional[Label] = None
+
+    def loop_head(self) -> Optional[Label]:
+        """The label at the block's start, for a branch back to the block's own first
+        instruction: the loop then runs inside the block (its registers stay in host
+        registers across iterations, see jit/regalloc.py plan_labels) instead of leaving
+        through a chained exit on every iteration. None for one-instruction blocks (the
+        interpreter's single steps), which must not loop."""
+        if self.max_insns <= 1:
+            return None
+        if self._loop_head is None:
+            self._loop_head = new_label()
+            gen_loop_head(self._loop_head)
+        return self._loop_head
 
     def same_page(self, addr: int) -> bool:
         """Whether addr is on the page of the block's first instruction."""
@@ -85,9 +102,9 @@ class RetiredInsnCounter:
     """An exact count of retired guest instructions in a u64 env field (RISC-V's instret), for
     one add per block (the way QEMU's icount counts).
 
-    A block adds the number of instructions it retires to the field when it starts: one
-    ld_env/add/st_env whose constant is known only when the block has been translated, so the
-    add is emitted with a placeholder that `finish` patches. Code inside the block that needs
+    A block adds the number of instructions it retires to the field when it starts: one add_env
+    (a single read-modify-write instruction) whose constant is known only when the block has
+    been translated, so it is emitted with a placeholder that `finish` patches. Code inside the block that needs
     the count as it was before instruction k (a read of the counter, an exit in the middle of
     the block) subtracts the instructions from k on, a constant patched the same way. A host
     fault in the middle of a block leaves the whole block counted; code that resumes the guest
@@ -98,10 +115,7 @@ class RetiredInsnCounter:
 
     def gen_block_start(self, ctx: DisasContextBase) -> None:
         """Add the block's retired instructions (patched by finish) to the counter."""
-        count = new_temp("insn_count")
-        gen_ld_env(count, self.env_offset, MO_64)
-        ctx.insn_count_patches.append((gen_add(count, count, const(0)), 0))
-        gen_st_env(count, self.env_offset, MO_64)
+        ctx.insn_count_patches.append((gen_add_env(self.env_offset, 0), 0))
 
     def gen_count_before(self, ctx: DisasContextBase, insn_index: int) -> Temp:
         """A temp holding the count before the block's instruction insn_index (0: the first)
@@ -123,7 +137,10 @@ class RetiredInsnCounter:
         for op, insn_index in ctx.insn_count_patches:
             # The instructions from insn_index to the block's end: added at the block start,
             # not retired yet when instruction insn_index starts.
-            op.ins[1] = block.const(retired - insn_index)
+            if op.opdef is _ADD_ENV:
+                op.consts[1] = retired - insn_index
+            else:
+                op.ins[1] = block.const(retired - insn_index)
         ctx.insn_count_patches.clear()
 
 

@@ -9,14 +9,16 @@ import sys
 import textwrap
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from keystone import KS_ARCH_X86, KS_MODE_64, Ks
 
-from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_FFLAGS, OFF_FRM, OFF_PC, make_globals
+from guest.riscv.cpu import (ENV_ARCH_SIZE, GPR_NAMES, OFF_FFLAGS, OFF_FRM, OFF_PC,
+                             make_globals)
 from host_x86 import encoder as enc
 from host_x86.backend import X86Backend
-from host_x86.libc import PROT_READ, ffi
+from host_x86.guest_access import GUEST_GUARD_SIZE
+from host_x86.libc import PROT_NONE, PROT_READ, ffi
 from host_x86.testing import GuestSpace, HostMemory, NativeCode
 from jit import emit as E
 from jit.cpustate import CpuEnv
@@ -36,9 +38,9 @@ UNMAPPED = 0x40000
 LOOKUP = encode_exit(ExitKind.LOOKUP)
 
 
-@pytest.fixture(scope="module")
-def space():
-    guest = GuestSpace()
+@pytest.fixture(scope="module", params=[0, GUEST_GUARD_SIZE], ids=["unguarded", "guarded"])
+def space(request):
+    guest = GuestSpace(guard=request.param)
     guest.map(DATA, 0x10000)
     guest.map(READ_ONLY, 0x1000, PROT_READ)
     yield guest
@@ -47,7 +49,7 @@ def space():
 
 @pytest.fixture(scope="module")
 def backend(space):
-    return X86Backend(space.base)
+    return X86Backend(space.base, guest_guarded=space.guard >= GUEST_GUARD_SIZE)
 
 
 @pytest.fixture
@@ -166,6 +168,123 @@ def test_loads_from_read_only_page_and_wrapped_addresses_work(backend, space):
     block = E.end_block()
     _, env = run_both(backend, space, block, {"a1": READ_ONLY, "a3": MASK64 - 15})
     assert get(env, "a2") == 0x55667788
+
+
+WRITABLE_GPRS = [name for name in GPR_NAMES[1:] if name not in ("t5", "t6")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(WRITABLE_GPRS), st.sampled_from(["add", "const", "load"]),
+                          st.integers(0, MASK64)), min_size=1, max_size=24),
+       st.sampled_from([(UNMAPPED, False), (UNMAPPED, True), (1 << 40, False), (1 << 40, True),
+                        (MASK64 - 0x800, False), (READ_ONLY, True)]))
+# Every allocatable register (rax is the last choice) holds a dirty global at the fault.
+@example(writes=[(name, "add", 3) for name in WRITABLE_GPRS[:14]], fault=(1 << 40, False))
+@example(writes=[(name, "add", 3) for name in WRITABLE_GPRS[:14]], fault=(UNMAPPED, True))
+def test_a_fault_after_many_dirty_globals_leaves_env_exactly_as_the_interpreter(
+        backend, space, writes, fault):
+    """Accesses do not write dirty globals back: at a fault they come back from the host
+    registers saved by the fault path (any register, rax included) or from known constants."""
+    fault_base, store = fault
+    E.begin_block(G, 0x1300)
+    pc = 0x1300
+    for name, how, value in writes:
+        E.gen_insn_start(pc)
+        pc += 4
+        if how == "add":
+            E.gen_add(R[name], R[name], E.const(value))
+        elif how == "const":
+            E.gen_mov(R[name], E.const(value))
+        else:   # a good access in between: the dirty set at a fault differs per access
+            E.gen_guest_ld(R[name], R["t6"], value & 0xFF8, MO_64)
+    E.gen_insn_start(pc)
+    if store:
+        E.gen_guest_st(R["t0"], R["t5"], 0, MO_32)
+    else:
+        E.gen_guest_ld(R["t0"], R["t5"], 0, MO_16)
+    E.gen_exit_tb(LOOKUP)
+    block = E.end_block()
+    start = {name: index * 0x1_0000_0001 for index, name in enumerate(WRITABLE_GPRS)}
+    start.update(t5=fault_base, t6=DATA)
+    value, native_env = run_both(backend, space, block, start)
+    assert decode_exit(value)[0] is ExitKind.FAULT
+    assert backend.host_pc_to_guest_pc(native_env.read_u64(ENV_FAULT_HOST_PC)) == pc
+
+
+TOP_PAGE = (1 << 38) - 0x1000      # the last page below the guest limit
+
+
+def _repeated_base_block(first_offset, second_offset, store=False):
+    """Two accesses through the same base: with guards the second one is not checked."""
+    E.begin_block(G, 0x1200)
+    E.gen_insn_start(0x1200)
+    E.gen_guest_ld(R["a0"], R["a1"], first_offset & MASK64, MO_64)
+    E.gen_insn_start(0x1204)
+    if store:
+        E.gen_guest_st(R["a2"], R["a1"], second_offset & MASK64, MO_64)
+    else:
+        E.gen_guest_ld(R["a2"], R["a1"], second_offset & MASK64, MO_64)
+    E.gen_exit_tb(LOOKUP)
+    return E.end_block()
+
+
+@pytest.mark.parametrize("store", [False, True], ids=["load", "store"])
+@pytest.mark.parametrize("base, first, second, fault_address", [
+    (DATA, 0, 8, None),                                   # both inside: no fault
+    (DATA, 0, -DATA - 16, MASK64 - 15),                   # second below address 0: lower guard
+    (DATA, 0, (1 << 31) - 8, DATA + (1 << 31) - 8),      # far above, unmapped
+    (TOP_PAGE, 0, 0x1000, 1 << 38),                       # just above the limit: upper guard
+    (TOP_PAGE, 0, (1 << 31) - 1, TOP_PAGE + (1 << 31) - 1),
+    (MASK64 - 15, DATA + 16, DATA + 24, None),            # a wrapping base, both valid
+    (MASK64 - 15, DATA + 16, -32, MASK64 - 47),           # a wrapping base, then a fault
+])
+def test_accesses_through_one_base_fault_exactly_where_they_should(backend, space, env, store,
+                                                                    base, first, second,
+                                                                    fault_address):
+    """The guard areas make a checked base good for any 32-bit displacement: every address
+    outside the guest limit still faults, with its exact guest address and pc."""
+    space.map(TOP_PAGE, 0x1000)
+    try:
+        block = _repeated_base_block(first, second, store)
+        set_globals(env, a0=0, a1=base, a2=0x5A5A)
+        native = backend.compile(block, 0)
+        kind = decode_exit(backend.execute(native, env.addr))[0]
+        if fault_address is None:
+            assert kind is ExitKind.LOOKUP
+        else:
+            assert kind is ExitKind.FAULT
+            assert env.read_u64(ENV_FAULT_ADDR) == fault_address
+            assert env.read_u64(ENV_FAULT_IS_WRITE) == int(store)
+            assert backend.host_pc_to_guest_pc(env.read_u64(ENV_FAULT_HOST_PC)) == 0x1204
+        reference = CpuEnv(ENV_ARCH_SIZE)
+        set_globals(reference, a0=0, a1=base, a2=0x5A5A)
+        assert decode_exit(run_block(block, reference, space))[0] is kind
+        for temp in G.temps:
+            assert reference.read_u64(temp.offset) == env.read_u64(temp.offset), temp.name
+    finally:
+        space.map(TOP_PAGE, 0x1000, PROT_NONE)
+
+
+def test_only_the_first_access_through_a_base_is_checked(backend, space):
+    """With guards, one check per base value: a second access adds no compare."""
+    if not backend.guest_guarded:
+        pytest.skip("unguarded spaces check every access")
+    one = _count_checks(backend, _repeated_base_block(0, 8))
+    E.begin_block(G, 0x1200)
+    E.gen_insn_start(0x1200)
+    E.gen_guest_ld(R["a0"], R["a1"], 0, MO_64)
+    E.gen_add(R["a1"], R["a1"], E.const(8))               # a new base value: checked again
+    E.gen_guest_ld(R["a2"], R["a1"], 0, MO_64)
+    E.gen_exit_tb(LOOKUP)
+    two = _count_checks(backend, E.end_block())
+    # A checked access shifts its base once inline and its address once in the out-of-line path.
+    assert (one, two) == (2, 4)
+
+
+def _count_checks(backend, block):
+    native = backend.compile(block, 0)
+    return sum(1 for line in backend.disassemble(native).splitlines()
+               if re.search(r"shr \w+, 0x26$", line))
 
 
 def test_accesses_at_constant_addresses(backend, space, env):

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_FFLAGS, OFF_FRM, make_globals
 from host_x86.backend import X86Backend
+from host_x86.guest_access import GUEST_GUARD_SIZE
 from host_x86.testing import GuestSpace, HostMemory
 from jit import emit as E
 from jit.cpustate import CpuEnv
@@ -77,9 +78,9 @@ def emit_op(name, outs, ins, consts=()):
     """Append any op of the table by name (through make_op, which checks its shape)."""
     E.current_block().ops.append(E.make_op(OPS[name], outs, ins, consts))
 
-@pytest.fixture(scope="module")
-def space():
-    guest = GuestSpace()
+@pytest.fixture(scope="module", params=[0, GUEST_GUARD_SIZE], ids=["unguarded", "guarded"])
+def space(request):
+    guest = GuestSpace(guard=request.param)
     guest.map(DATA, DATA_SIZE)
     yield guest
     guest.close()
@@ -87,7 +88,7 @@ def space():
 
 @pytest.fixture(scope="module")
 def backend(space):
-    return X86Backend(space.base)
+    return X86Backend(space.base, guest_guarded=space.guard >= GUEST_GUARD_SIZE)
 
 
 class BlockBuilder:

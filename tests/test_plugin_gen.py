@@ -141,11 +141,11 @@ def test_inline_add_and_store_copies():
     requests.inline = [InlineRequest(InlineOp.ADD_U64, 8, 5),
                        InlineRequest(InlineOp.STORE_U64, 16, 7)]
     inject(points, requests, lambda index: 0)
-    ops = [repr(op) for op in block.ops[3:9]]     # after the instret prologue
+    first = next(position for position, op in enumerate(block.ops)
+                 if op.name == "ld_env" and op.consts[0] == ENV_PLUGIN_SCOREBOARDS)
+    ops = [repr(op) for op in block.ops[first:first + 4]]     # the block start's point
     assert ops == [f"ld_env scoreboards,{ENV_PLUGIN_SCOREBOARDS},u64",
-                   "ld_host score,scoreboards,8,u64",
-                   "add score,score,$0x5",
-                   "st_host score,scoreboards,8,u64",
+                   "plugin_add_u64 scoreboards,8,5",
                    "st_host $0x7,scoreboards,16,u64",
                    "insn_start 0x10000"]
 
@@ -164,7 +164,7 @@ def test_memory_requests_are_filtered_by_access_kind():
     calls = [(op.consts[0].name, MemInfo.decode(op.ins[1].value).store)
              for op in block.ops if op.name == "call"]
     assert calls == [("read", False), ("any", False), ("any", True)]
-    assert sum(op.name == "st_host" for op in block.ops) == 1      # the store's inline op
+    assert sum(op.name == "plugin_add_u64" for op in block.ops) == 1    # the store's inline op
     # No instruction calls a helper: the memory-helper cell is never touched.
     assert not any(op.name == "st_env" and op.consts[0] == ENV_PLUGIN_MEM_CBS
                    for op in block.ops)
@@ -199,7 +199,7 @@ def test_copier_rejects_a_changed_template(damage):
     elif damage == "swap_helper":
         udata_call.consts[0] = EMPTY_MEM_HELPER
     elif damage == "narrow_load":
-        block.ops[inline_start + 2].consts[1] = MO_32       # a 32-bit score
+        block.ops[inline_start + 3].consts[1] = MO_32       # a 32-bit store of the score
     else:
         block.ops[start + 1], block.ops[start + 2] = udata_call, udata_load
     with pytest.raises(TemplateMismatch):

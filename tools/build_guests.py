@@ -80,6 +80,8 @@ C_FLAGS = ["-ffreestanding", "-fno-stack-protector", "-fno-asynchronous-unwind-t
 DEFAULT_C_LEVELS = ("O0", "O2")
 C_LEVELS = {
     "bench": ("O2",),
+    "spin": ("O2",),        # Ctrl-C tests: one tight loop
+    "bigcode": ("O2",),     # code cache tests: 4096 functions, a few MiB of translated code
 }
 C_RUNTIME = ("start.S", "rt.c")
 

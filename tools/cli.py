@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Optional
-
-from tools.options import LOG_ITEMS, UsageError, parse, usage_text
 
 VERSION = "0.1.0"
 
@@ -24,25 +23,35 @@ def _guest_environment(options) -> list[str]:
 
 
 def run(argv: list[str]) -> int:
+    """Run tcgjit with these arguments; returns the exit status (128 + N after host signal N
+    stopped the guest: `main` then dies of the signal)."""
+    return _run(argv)[0]
+
+
+def _run(argv: list[str]) -> tuple[int, Optional[int]]:
+    """(exit status, the host signal that stopped the guest or None)."""
+    # Imported here, not at the top: `main` turns a Ctrl-C during these imports into a quiet
+    # death by SIGINT too.
+    from tools.options import LOG_ITEMS, UsageError, parse, usage_text
     try:
         options = parse(argv)
     except UsageError as error:
         _error(str(error))
-        return 1
+        return 1, None
     if options.show_help:
         sys.stdout.write(usage_text())
-        return 0
+        return 0, None
     if options.show_version:
         sys.stdout.write(f"tcgjit version {VERSION}\n")
-        return 0
+        return 0, None
     if options.show_log_items:
         sys.stdout.write("Log items (comma separated):\n")
         for item, text in LOG_ITEMS.items():
             sys.stdout.write(f"{item:<10} {text}\n")
-        return 0
+        return 0, None
     if options.program is None:
         sys.stderr.write(usage_text())
-        return 1
+        return 1, None
 
     # Imported here so that --help and usage errors answer without loading the JIT.
     from jit.plugins import PluginError
@@ -55,9 +64,11 @@ def run(argv: list[str]) -> int:
                 log_stream = open(options.log_file, "w")
             except OSError as error:
                 _error(f"cannot open log file {options.log_file}: {error.strerror}")
-                return 1
+                return 1, None
         else:
             log_stream = sys.stderr
+    from host_x86.codebuf import configure_code_cache
+    configure_code_cache(options.code_cache_size)     # before the backend exists
     argv0 = options.program if options.argv0 is None else options.argv0
     guest_argv = [argv0] + options.guest_args
     try:
@@ -66,21 +77,49 @@ def run(argv: list[str]) -> int:
                                  options=options)
     except MachineError as error:
         _error(str(error))
-        return 1
+        return 1, None
     except PluginError as error:     # a plugin raised while loading or installing
         report_plugin_error(error)
-        return 1
+        return 1, None
     try:
-        return machine.run()
+        status = machine.run()
+        if "stats" in options.log_items:
+            _write_stats(machine, log_stream)
+        return status, machine.dispatcher.interrupted_by
     finally:
         if log_stream is not None and log_stream is not sys.stderr:
             log_stream.close()
 
 
+def _write_stats(machine, stream) -> None:
+    translation = machine.pipeline.stats
+    backend = machine.backend.stats
+    stream.write(f"stats: {translation.blocks} blocks, {translation.guest_insns} guest "
+                 f"instructions translated in {translation.seconds:.3f} s; code cache "
+                 f"{backend.code_cache_capacity / (1 << 20):g} MiB, peak "
+                 f"{backend.code_cache_peak / (1 << 20):.2f} MiB used, "
+                 f"{backend.flushes} flushes\n")
+    stream.flush()
+
+
+def _die_of(signo: int, status: int) -> None:
+    """End like a process killed by signo (what qemu-riscv64 does after a fatal signal): a
+    shell then sees 128 + signo and knows the program was interrupted."""
+    signal.signal(signo, signal.SIG_DFL)
+    os.kill(os.getpid(), signo)
+    sys.exit(status)       # only if the signal is blocked
+
+
 def main(argv: Optional[list[str]] = None) -> None:
-    status = run(sys.argv[1:] if argv is None else argv)
+    try:
+        status, interrupted_by = _run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        # Ctrl-C outside the guest's run (loading, exit callbacks of plugins): no traceback.
+        status, interrupted_by = 128 + signal.SIGINT, signal.SIGINT
     sys.stdout.flush()
     sys.stderr.flush()
+    if interrupted_by is not None:
+        _die_of(interrupted_by, status)
     sys.exit(status)
 
 

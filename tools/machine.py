@@ -12,6 +12,7 @@ from guest.riscv.cpu import ENV_ARCH_SIZE, INITIAL_FIELD_VALUES, OFF_PC, gpr_off
 from guest.riscv.linux_user import RiscvLinuxRuntime, RiscvPluginHost
 from guest.riscv.translate import GuestFault, RiscvFrontend
 from host_x86.backend import X86Backend
+from host_x86.guest_access import GUEST_GUARD_SIZE
 from jit.cpustate import CpuEnv
 from jit.dispatch import Dispatcher, GuestSignal
 from jit.pipeline import DebugLog, Pipeline
@@ -47,7 +48,9 @@ class Machine:
         self.env = CpuEnv(ENV_ARCH_SIZE)
         self.runtime = RiscvLinuxRuntime(process)
         self.frontend = RiscvFrontend(make_globals(), self.runtime.fetch_code)
-        self.backend = X86Backend(guest_base=process.memory.base)
+        self.backend = X86Backend(
+            guest_base=process.memory.base,
+            guest_guarded=process.memory.guard_size >= GUEST_GUARD_SIZE)
         self.pipeline = Pipeline(self.frontend, self.backend, log)
         self.dispatcher = Dispatcher(self.pipeline, self.backend, self.env, self.runtime,
                                      fetch_fault_types=(GuestFault,))
@@ -77,6 +80,8 @@ class Machine:
                     set_instrumentation)
         self.pipeline.instrument = core.instrument_block
         self.dispatcher.safe_point_hooks.append(core.at_safe_point)
+        self.dispatcher.flush_hooks.append(core.code_cache_flushed)    # a full code cache
+        self.dispatcher.fault_hooks.append(core.block_faulted)
         self.runtime.plugins = core
         self.plugins = core
         for spec in specs:

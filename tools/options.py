@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from jit.code_cache import DEFAULT_CODE_CACHE_SIZE, MAX_CODE_CACHE_SIZE, MIB, MIN_CODE_CACHE_SIZE
 from jit.pipeline import LOG_ITEMS as PIPELINE_LOG_ITEMS
 
-# The -d items: the pipeline's dumps, and plugin output (plugin_api.outs, as qemu's -d plugin).
-LOG_ITEMS = {**PIPELINE_LOG_ITEMS, "plugin": "output of plugins (plugin_api.outs)"}
+# The -d items: the pipeline's dumps, plugin output (plugin_api.outs, as qemu's -d plugin) and
+# the translation statistics.
+LOG_ITEMS = {**PIPELINE_LOG_ITEMS, "plugin": "output of plugins (plugin_api.outs)",
+             "stats": "translation statistics at exit (blocks, code cache use, flushes)"}
 
 
 class UsageError(Exception):
@@ -27,6 +30,7 @@ class Options:
     env_set: dict[str, str] = field(default_factory=dict)
     env_unset: list[str] = field(default_factory=list)
     plugins: list = field(default_factory=list)     # plugin_api.loader.PluginSpec, in order
+    code_cache_size: int = DEFAULT_CODE_CACHE_SIZE   # bytes, -tb-size
     show_help: bool = False
     show_version: bool = False
     show_log_items: bool = False
@@ -58,6 +62,17 @@ def _set_env(options: Options, value: str) -> None:
     if not sep or not name:
         raise UsageError(f"-E expects VAR=VALUE, got '{value}'")
     options.env_set[name] = content
+
+
+def _set_code_cache_size(options: Options, value: str) -> None:
+    low, high = MIN_CODE_CACHE_SIZE // MIB, MAX_CODE_CACHE_SIZE // MIB
+    try:
+        mib = int(value, 10)
+    except ValueError:
+        mib = None
+    if mib is None or not low <= mib <= high:
+        raise UsageError(f"-tb-size expects a size in MiB from {low} to {high}, got '{value}'")
+    options.code_cache_size = mib * MIB
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,10 @@ OPTION_TABLE = (
                "(inscount, bb, hotblocks, mem, syscall, execlog, howvec) or a Python file; "
                "repeatable", _add_plugin),
     OptionSpec(("-0",), "argv0", "force the guest's argv[0]", lambda o, v: setattr(o, "argv0", v)),
+    OptionSpec(("-tb-size",), "MiB", "size of the translated code cache (default "
+               f"{DEFAULT_CODE_CACHE_SIZE // MIB}, {MIN_CODE_CACHE_SIZE // MIB} to "
+               f"{MAX_CODE_CACHE_SIZE // MIB}); when full, it is flushed and code is translated "
+               "again", _set_code_cache_size),
 )
 _BY_NAME = {name: spec for spec in OPTION_TABLE for name in spec.names}
 

@@ -201,6 +201,9 @@ class Decoder:
                 makers[pattern.format] = _args_maker(pattern.format)
             self._make_args[pattern] = makers[pattern.format]
         self._cache: dict[int, Optional[DecodedInsn]] = {}
+        # The cache's probe, for callers that hold instruction words already cut to their size
+        # (as `decode` cuts them): the DecodedInsn, or None (not decoded yet, or illegal).
+        self.cached = self._cache.get
         self._root32 = _build_tree([p for p in selected if p.size == 4], 0)
         self._root16 = _build_tree([p for p in selected if p.size == 2], 0)
         for root in (self._root32, self._root16):

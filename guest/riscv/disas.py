@@ -1,11 +1,12 @@
 """Guest disassembly for `-d in_asm`, through capstone (RV64 with compressed instructions)."""
 from __future__ import annotations
 
-from typing import Optional
-
-import capstone
+from typing import TYPE_CHECKING, Optional
 
 from guest.riscv.decode import insn_size
+
+if TYPE_CHECKING:
+    import capstone
 
 _disassembler: Optional[capstone.Cs] = None
 
@@ -13,6 +14,9 @@ _disassembler: Optional[capstone.Cs] = None
 def _capstone() -> capstone.Cs:
     global _disassembler
     if _disassembler is None:
+        # Imported on first use: most runs disassemble nothing, and importing capstone is a
+        # noticeable part of start-up.
+        import capstone
         _disassembler = capstone.Cs(capstone.CS_ARCH_RISCV,
                                     capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
     return _disassembler

@@ -33,7 +33,8 @@ from guest.riscv.decode import DECODER, DecodedInsn, Decoder, insn_size
 from guest.riscv.disas import format_listing
 from guest.riscv.fp_env import gen_fflags_read, gen_fflags_write, gen_frm_write
 from jit.emit import (begin_block, const, end_block, gen_add, gen_and, gen_andc, gen_andi,
-                      gen_brcond, gen_div, gen_divu, gen_exit_tb, gen_ext8s, gen_ext8u,
+                      gen_br, gen_brcond, gen_div, gen_divu, gen_exit_tb, gen_exit_check,
+                      gen_ext8s, gen_ext8u,
                       gen_ext16s, gen_ext16u, gen_ext32s, gen_ext32u, gen_goto_ptr,
                       gen_guest_ld, gen_guest_st, gen_ld_env, gen_mov, gen_movcond,
                       gen_mul, gen_mulsh, gen_mulsuh, gen_muluh, gen_neg, gen_not, gen_or,
@@ -192,7 +193,16 @@ def gen_word_op(ctx: DisasContext, rd: int, opname: str, first: Temp, second: Te
 
 
 def gen_goto_tb(ctx: DisasContext, slot: int, target: int) -> None:
-    """Direct exit through goto_tb slot `slot` to the guest pc `target` (chainable)."""
+    """Direct exit through goto_tb slot `slot` to the guest pc `target` (chainable). A jump
+    back to the block's own start loops inside the block instead (checking for an exit
+    request on each iteration, as the block entry does)."""
+    if target == ctx.pc_first:
+        loop_head = ctx.loop_head()
+        if loop_head is not None:
+            gen_exit_check(target)
+            gen_br(loop_head)
+            ctx.is_jmp = DisasJump.NORETURN
+            return
     gen_goto_tb_op(slot)
     gen_mov(ctx.pc_global, const(u64(target)))
     gen_exit_tb(encode_exit(ExitKind.CHAIN, slot, ctx.block_id))
@@ -519,6 +529,7 @@ class RiscvFrontend(TranslatorOps):
         # maps to the translate function of the instruction it expands to.
         self._translate_by_pattern = {p: registry[p.translate_name]
                                       for p in decoder.instructions}
+        self._decoded = decoder.cached     # (fetch cuts words to their size, like decode)
 
     # ---- public API
 
@@ -559,12 +570,16 @@ class RiscvFrontend(TranslatorOps):
         return True
 
     def translate_insn(self, ctx: DisasContext) -> None:
-        insn = ctx.insn = self.decoder.decode(ctx.insn_word)
+        insn = self._decoded(ctx.insn_word)
+        if insn is None:
+            insn = self.decoder.decode(ctx.insn_word)
+        ctx.insn = insn
         if insn is None or not self._translate_by_pattern[insn.pattern](ctx, insn.args):
             gen_exception(ctx, ExitKind.ILLEGAL)
             return
-        if ctx.is_jmp is DisasJump.NEXT and ctx.pc_next & (ctx.page_size - 1) \
-                == ctx.page_size - 2 and self._next_insn_straddles_page(ctx):
+        # (The rare page position first: it decides nearly every instruction at once.)
+        if ctx.pc_next & (ctx.page_size - 1) == ctx.page_size - 2 \
+                and ctx.is_jmp is DisasJump.NEXT and self._next_insn_straddles_page(ctx):
             ctx.is_jmp = DisasJump.TOO_MANY
 
     def tb_stop(self, ctx: DisasContext) -> None:

@@ -11,23 +11,10 @@ from __future__ import annotations
 import os
 import struct
 
-import cffi
+# The declarations are in tools/build_ffi.py; host_calls_ffi.py is generated from them
+# (pre-parsed, so that start-up does not parse C).
+from guest.syscalls.host_calls_ffi import ffi as _ffi
 
-_ffi = cffi.FFI()
-_ffi.cdef("""
-int openat(int dirfd, const char *pathname, int flags, ...);
-int statx(int dirfd, const char *pathname, int flags, unsigned int mask, void *statxbuf);
-long getdents64(int fd, void *dirp, size_t count);
-int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
-              unsigned int flags);
-int faccessat(int dirfd, const char *pathname, int mode, int flags);
-int prlimit(int pid, int resource, const void *new_limit, void *old_limit);
-int getrusage(int who, void *usage);
-int sysinfo(void *info);
-int clock_getres(int clockid, void *res);
-int clock_nanosleep(int clockid, int flags, const void *request, void *remain);
-int tgkill(int tgid, int tid, int sig);
-""")
 _libc = _ffi.dlopen(None)
 
 # x86-64 layouts of the structs these calls exchange.
