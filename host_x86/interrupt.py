@@ -25,6 +25,7 @@ from typing import Callable, Optional
 
 from host_x86.assembler import Assembler
 from host_x86.encoder import Encoder
+from host_x86.signals import installed_handler
 from host_x86.libc import (PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, SA_ONSTACK, SA_SIGINFO,
                            address_of, ffi, lib, mmap_anonymous, mprotect, write_bytes)
 
@@ -78,10 +79,7 @@ class SignalForwarder:
         return asm.finish(0)
 
     def is_installed(self, sig: int) -> bool:
-        current = ffi.new("struct sigaction *")
-        if lib.sigaction(sig, ffi.NULL, current) != 0:
-            raise OSError(ffi.errno, "sigaction query failed")
-        return address_of(current.sa_handler) == self.handler_addresses[sig]
+        return installed_handler(sig) == self.handler_addresses[sig]
 
     def activate(self, exit_flag_address: int,
                  python_handler: Callable[[int, object], None]) -> Callable[[], None]:

@@ -42,6 +42,14 @@ ALTERNATE_STACK_SIZE = 64 * 1024
 HANDLED_SIGNALS = (SIGSEGV, SIGBUS)
 
 
+def installed_handler(sig: int) -> int:
+    """The address of the handler sigaction has for `sig` now (0 / 1: SIG_DFL / SIG_IGN)."""
+    current = ffi.new("struct sigaction *")
+    if lib.sigaction(sig, ffi.NULL, current) != 0:
+        raise OSError(ffi.errno, "sigaction query failed")
+    return address_of(current.sa_handler)
+
+
 def _greg(index: int) -> int:
     return _GREGS + 8 * index
 
@@ -113,10 +121,7 @@ class FaultHandler:
         return asm.finish(0)
 
     def is_installed(self, sig: int) -> bool:
-        current = ffi.new("struct sigaction *")
-        if lib.sigaction(sig, ffi.NULL, current) != 0:
-            raise OSError(ffi.errno, "sigaction query failed")
-        return address_of(current.sa_handler) == self.handler_addresses[sig]
+        return installed_handler(sig) == self.handler_addresses[sig]
 
     def install(self) -> None:
         """Install (again, if something replaced it) for SIGSEGV and SIGBUS, and make sure the

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from jit.exits import MAX_EXIT_SLOTS
 from jit.ir import (OPS, Cond, FpEnv, FpRm, GlobalSet, HelperInfo, IRBlock, Label, MemOp, Op,
                     OpDef, Temp, TempKind)
 
@@ -324,8 +325,8 @@ def gen_plugin_cb_end() -> Op:
 
 
 def gen_goto_tb(slot: int) -> Op:
-    if slot != 0 and slot != 1:
-        raise ValueError("goto_tb slot must be 0 or 1")
+    if not 0 <= slot < MAX_EXIT_SLOTS:
+        raise ValueError(f"goto_tb slot must be in 0..{MAX_EXIT_SLOTS - 1}")
     return _emit_no_temps(_GOTO_TB, [slot])
 
 

@@ -21,6 +21,10 @@ class ExitKind(enum.IntEnum):
     SYNC_ICACHE = 8  # fence.i: translated code may be stale; env.pc = the next instruction
 
 
+# Direct exits (goto_tb slots) a block may have: the exit value has 4 bits for the slot.
+MAX_EXIT_SLOTS = 16
+
+
 def encode_exit(kind: ExitKind, slot: int = 0, block_id: int = 0) -> int:
     return int(kind) | (slot << 4) | (block_id << 8)
 

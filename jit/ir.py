@@ -353,7 +353,8 @@ _OTHER_OPS = [
     OpDef("insn_start", 0, 0, ("pc",), P.MARKER, doc="a guest instruction at pc starts here"),
     OpDef("plugin_cb_start", 0, 0, ("from", "type", "rw"), P.MARKER),
     OpDef("plugin_cb_end", 0, 0, (), P.MARKER),
-    # Leaving the block. `goto_tb n` is the patchable jump of exit slot n (0 or 1): until it is
+    # Leaving the block. `goto_tb n` is the patchable jump of exit slot n (0 and 1 for the block's
+    # end, more for the side exits of a loop body; jit/exits.py MAX_EXIT_SLOTS): until it is
     # chained it falls through to the code after it, which stores the next pc and does exit_tb.
     OpDef("goto_tb", 0, 0, ("slot",), P.SIDE_EFFECTS),
     OpDef("exit_tb", 0, 0, ("value",), P.BB_END | P.EXIT | P.SIDE_EFFECTS,

@@ -607,6 +607,7 @@ class _BlockAllocator:
     def run(self) -> None:
         self.label_plans = plan_labels(self.block, self.target.allocation_order)
         self.snapshots: dict[int, tuple] = {}
+        self.homes: dict[int, int] = {}     # global -> its register at the last loop head
         target = self.target
         op_info = _OP_INFO
         insn_start = target.insn_start
@@ -648,6 +649,7 @@ class _BlockAllocator:
             if self.reachable:
                 self._conform(plan, label.id)
             self._reset_state(live)
+            self.homes = {t: reg for t, reg, _ in plan}
             for t, reg, written in plan:
                 self._assign(reg, t)
                 if written:
@@ -995,6 +997,7 @@ class _BlockAllocator:
         if output_plan:
             taken = scratch_regs
             owners = self.owner
+            homes = self.homes
             coherent = self.coherent
             outs = op.outs
             n_globals = self.n_globals
@@ -1016,7 +1019,14 @@ class _BlockAllocator:
                 if t < n_globals:
                     self.dirty |= 1 << t
                 if alias is None:
-                    reg = self._alloc_reg(allowed, avoid, exclude)
+                    # A loop's global goes back to its register at the loop head when that
+                    # register is free: the back edge then has nothing to move.
+                    home = homes.get(t, -1) if homes else -1
+                    if (home >= 0 and allowed >> home & 1 and not (exclude | avoid) >> home & 1
+                            and owners[home] == NO_TEMP):
+                        reg = home
+                    else:
+                        reg = self._alloc_reg(allowed, avoid, exclude)
                 else:
                     reg = in_operands[alias]
                 if owners[reg] >= 0:

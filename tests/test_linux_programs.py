@@ -20,7 +20,6 @@ Rebuild / re-record with `python -m tools.build_guests --group linux --record`.
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import subprocess

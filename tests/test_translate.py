@@ -670,6 +670,35 @@ def test_a_jump_to_the_block_start_loops_inside_the_block_until_an_exit_request(
     assert (result.kind, result.slot, result.pc) == (ExitKind.CHAIN, 0, 0x200000)
 
 
+def test_a_loop_body_passes_its_other_branches_with_side_exits():
+    """loop: addi a0,a0,-1; beq a0,a2,out; addi a1,a1,1; bne a0,zero,loop; out: ...
+    The forward branch inside the loop body leaves through a side exit (goto_tb 2) that gives
+    back the instructions it did not run; the whole body loops inside one block. Both ways
+    out agree with the interpreter, instret included."""
+    code = code_bytes([enc_i("addi", 10, 10, -1), enc_b("beq", 10, 12, 12),
+                       enc_i("addi", 11, 11, 1), enc_b("bne", 10, 0, -12)])
+    block = run_code(code, {10: 5, 12: 99}).block
+    assert block.n_insns == 4
+    assert [op.consts[0] for op in block.ops if op.name == "goto_tb"] == [0, 2]
+    instret = INITIAL_FIELD_VALUES.get(OFF_INSTRET, 0)
+    for a2, (exit_slot, a0, a1, pc, retired) in {
+            99: (0, 0, 7 + 5, BASE + 16, 5 * 4),         # runs out: the loop's own exit
+            2: (2, 2, 7 + 2, BASE + 16, 2 * 4 + 2)}.items():   # the side exit, 3rd iteration
+        value, env = native_comparison().check(code, DATA, b"", {10: 5, 11: 7, 12: a2})
+        assert decode_exit(value)[:2] == (ExitKind.CHAIN, exit_slot)
+        assert (env.read_u64(gpr_offset(10)), env.read_u64(gpr_offset(11))) == (a0, a1)
+        assert env.read_u64(OFF_PC) == pc
+        assert env.read_u64(OFF_INSTRET) == instret + retired
+
+
+def test_a_branch_outside_a_loop_body_still_ends_the_block():
+    code = code_bytes([enc_i("addi", 10, 10, -1), enc_b("beq", 10, 12, 12),
+                       enc_i("addi", 11, 11, 1), enc_b("bne", 10, 0, 16)])
+    block = run_code(code, {10: 5, 12: 99}).block
+    assert block.n_insns == 2
+    assert [op.consts[0] for op in block.ops if op.name == "goto_tb"] == [0, 1]
+
+
 def test_a_counted_loop_inside_one_block_runs_natively_like_the_interpreter():
     """addi a0,a0,-1; add a1,a1,a0; bne a0,zero,start: the loop stays inside the block, with
     instret counting every iteration, natively (registers kept across the back edge) and in

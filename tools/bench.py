@@ -32,6 +32,11 @@ otherwise the row is FAILED and the harness exits with status 1. A configuration
 once is not run again for that benchmark. Columns that cannot be measured (tcgjit without
 -plugin yet, qemu or gcc missing) print n/a, with one line saying why under the table.
 
+Before timing, the harness compiles the repository's Python modules to bytecode once
+(compileall, which writes __pycache__/*.pyc even under PYTHONDONTWRITEBYTECODE=1): otherwise, in
+an environment that sets that variable, every tcgjit run would compile all its modules again
+(about 120 ms a run).
+
 Every guest gets an empty environment and the same argv (the repo-relative path of the binary,
 run from the repository root), like `env -i qemu-riscv64 bench/bin/NAME`, so instruction counts
 of qemu and tcgjit are comparable.
@@ -40,6 +45,7 @@ of qemu and tcgjit are comparable.
 from __future__ import annotations
 
 import argparse
+import compileall
 import dataclasses
 import fnmatch
 import json
@@ -527,6 +533,8 @@ class Harness:
     # -- what can run ---------------------------------------------------------------------
     def prepare(self, programs: list[BenchProgram]) -> None:
         opts = self.opts
+        if not opts.tcgjit:
+            self.compile_bytecode()
         if not self.qemu:
             for c in ("qemu", "qemu+ins"):
                 self.unavailable[c] = f"{QEMU} not found (apt-get install qemu-user)"
@@ -554,6 +562,13 @@ class Harness:
         elif opts.tcgjit:
             self.unavailable["stats"] = ("the translation figures need the in-repo "
                                          "tools.machine (not with --tcgjit)")
+
+    def compile_bytecode(self) -> None:
+        """Write the .pyc of every in-repo package once, so that no timed tcgjit run compiles
+        its modules (compileall ignores PYTHONDONTWRITEBYTECODE)."""
+        for package in sorted(REPO_ROOT.iterdir()):
+            if (package / "__init__.py").is_file():
+                compileall.compile_dir(package, quiet=1)
 
     def probe_tcgjit_plugin(self) -> Optional[str]:
         """None if tcgjit accepts -plugin; else a one-line reason."""

@@ -30,6 +30,7 @@ from typing import Callable, Optional
 from guest.errors import GuestFault
 from guest.riscv.cpu import GPR_NAMES, OFF_FRM, OFF_INSTRET, fpr_offset
 from guest.riscv.decode import DECODER, DecodedInsn, Decoder, insn_size
+from guest.riscv.insn_table import FMT_B, FMT_C_BRANCH, FMT_C_J, FMT_C_JALR, FMT_C_JR, FMT_J
 from guest.riscv.disas import format_listing
 from guest.riscv.fp_env import gen_fflags_read, gen_fflags_write, gen_frm_write
 from jit.emit import (begin_block, const, end_block, gen_add, gen_and, gen_andc, gen_andi,
@@ -42,7 +43,7 @@ from jit.emit import (begin_block, const, end_block, gen_add, gen_and, gen_andc,
                       gen_st_env, gen_sub, gen_xor, new_label, new_temp)
 from jit.emit import gen_goto_tb as gen_goto_tb_op
 from jit.env import ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
-from jit.exits import ExitKind, encode_exit
+from jit.exits import MAX_EXIT_SLOTS, ExitKind, encode_exit
 from jit.ir import MASK64, MO_64, OPS, Cond, GlobalSet, IRBlock, MemOp, Temp, u64
 from jit.translator import (GUEST_PAGE_SIZE, DisasContextBase, DisasJump, Instrumentation,
                             RetiredInsnCounter, TranslatorOps, translator_loop)
@@ -58,6 +59,10 @@ __all__ = ["DisasContext", "FCSR_FFLAGS_MASK", "FCSR_FRM_MASK", "GuestFault", "I
 
 # The instret CSR: env's u64 at OFF_INSTRET, maintained by every block.
 INSTRET_COUNTER = RetiredInsnCounter(OFF_INSTRET)
+# Instruction formats of conditional branches and of unconditional jumps (the loop scan's
+# landmarks; jalr shares FMT_I with other instructions and is not one).
+_BRANCH_FORMATS = frozenset((FMT_B, FMT_C_BRANCH))
+_JUMP_FORMATS = frozenset((FMT_J, FMT_C_J, FMT_C_JR, FMT_C_JALR))
 
 
 class DisasContext(DisasContextBase):
@@ -71,9 +76,13 @@ class DisasContext(DisasContextBase):
         self.insn_word = 0                   # bits of the current instruction (16 or 32)
         self.insn: Optional[DecodedInsn] = None   # the decoded instruction (None: illegal)
         self.last_insn_traps = False         # the block ends with an instruction that traps
-        # Rarely taken exits (misaligned atomics), emitted after the block's main exit so that
-        # the common path runs straight: functions called by tb_stop.
+        # Rarely taken exits (misaligned atomics, side exits), emitted after the block's main
+        # exit so that the common path runs straight: functions called by tb_stop.
         self.out_of_line: list[Callable[[], None]] = []
+        # A loop body (see RiscvFrontend._is_loop_body): conditional branches other than the
+        # back edge leave through side exits and translation goes on after them.
+        self.loop_body = False
+        self.side_exits = 0
 
 
 TranslateFn = Callable[[DisasContext, object], bool]
@@ -256,9 +265,32 @@ def gen_branch(ctx: DisasContext, cond: Cond, first: Temp, second: Temp, target:
         first, second, cond = second, first, cond.swap()
     taken_label = new_label()
     gen_brcond(cond, first, second, taken_label)
+    if ctx.loop_body and target != ctx.pc_first and ctx.side_exits < MAX_SIDE_EXITS:
+        _gen_side_exit(ctx, taken_label, target)
+        return
     gen_goto_tb(ctx, 0, ctx.pc_next)
     gen_set_label(taken_label)
     gen_goto_tb(ctx, 1, target)
+
+
+# goto_tb slots 0 and 1 are the block's last exits; side exits take the next ones.
+MAX_SIDE_EXITS = MAX_EXIT_SLOTS - 2
+
+
+def _gen_side_exit(ctx: DisasContext, taken_label, target: int) -> None:
+    """The taken side of a conditional branch inside a loop body: out of line, the block
+    leaves (or loops) from there, after taking back the instructions it counted but did not
+    run; translation goes on with the fall-through instruction."""
+    slot = 2 + ctx.side_exits
+    ctx.side_exits += 1
+    retired = ctx.num_insns          # the branch itself retires
+
+    def emit_side_exit() -> None:
+        gen_set_label(taken_label)
+        INSTRET_COUNTER.gen_rewind(ctx, retired)
+        gen_goto_tb(ctx, slot, target)
+
+    ctx.out_of_line.append(emit_side_exit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -542,10 +574,44 @@ class RiscvFrontend(TranslatorOps):
         self._window_ok = True
         try:
             ctx = DisasContext(self, block, block_id, pc, max_insns, self.instrumentation)
+            # Plugins see qemu's blocks (a block runs to its end unless it faults), so loop
+            # bodies with side exits are for uninstrumented code only.
+            ctx.loop_body = (self.instrumentation is None and max_insns > 1
+                             and self._is_loop_body(pc, max_insns))
             translator_loop(self, ctx, max_insns)
         finally:
             end_block()
         return block
+
+    # How far ahead `_is_loop_body` looks for the back edge, in instructions.
+    LOOP_SCAN_INSNS = 64
+
+    def _is_loop_body(self, pc: int, max_insns: int) -> bool:
+        """Whether a conditional branch back to pc follows within the page before any jump:
+        then the code from pc to it is (likely) a loop body, whose other conditional branches
+        the block may pass with side exits, so that the whole body loops inside one block
+        (its fall-through paths are not join points that other blocks would translate again).
+        Only a heuristic: translation itself decides where the block really ends."""
+        limit = min(max_insns, self.LOOP_SCAN_INSNS)
+        page_end = (pc | (GUEST_PAGE_SIZE - 1)) + 1
+        insn_pc = pc
+        for _ in range(limit):
+            try:
+                word, size = self._fetch_insn_bits(insn_pc)
+            except GuestFault:
+                return False
+            if insn_pc + size > page_end:
+                return False
+            insn = self._decoded(word) or self.decoder.decode(word)
+            if insn is None:
+                return False
+            fmt = insn.pattern.format
+            if fmt in _BRANCH_FORMATS and insn_pc + insn.args.imm == pc:
+                return True
+            if fmt in _JUMP_FORMATS:
+                return False
+            insn_pc += size
+        return False
 
     def disassemble(self, pc: int, size: int) -> str:
         """Listing of the guest code in [pc, pc + size) (a block's guest_pc and guest_size)."""
