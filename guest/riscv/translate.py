@@ -263,6 +263,20 @@ def gen_branch(ctx: DisasContext, cond: Cond, first: Temp, second: Temp, target:
         return
     if first.is_const:
         first, second, cond = second, first, cond.swap()
+    if target == ctx.pc_first and ctx.loop_head() is not None:
+        # The back edge of a loop inside the block: looping is the straight path, leaving
+        # the loop is out of line.
+        leave = new_label()
+        gen_brcond(cond.invert(), first, second, leave)
+        next_pc = ctx.pc_next
+
+        def emit_loop_exit() -> None:
+            gen_set_label(leave)
+            gen_goto_tb(ctx, 0, next_pc)
+
+        ctx.out_of_line.append(emit_loop_exit)
+        gen_goto_tb(ctx, 1, target)
+        return
     taken_label = new_label()
     gen_brcond(cond, first, second, taken_label)
     if ctx.loop_body and target != ctx.pc_first and ctx.side_exits < MAX_SIDE_EXITS:
