@@ -25,6 +25,7 @@ and the register state is forgotten; before an exit every global is written back
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Optional
@@ -38,6 +39,7 @@ NO_TEMP = -1
 OP_COPY = -2   # the register holds a value only for the current op (a copy of an input, scratch)
 
 _NO_OWNERS = [NO_TEMP] * 16
+_NEVER = 1 << 30     # the "next use" of a temp that is not read again
 _KIND_GLOBAL, _KIND_LOCAL, _KIND_CONST = range(3)
 
 
@@ -400,6 +402,7 @@ class _BlockAllocator:
         self.dirty = 0             # bitset of globals whose env copy is stale
         self.op_index = 0
         self.reachable = True
+        self.uses_by_temp: Optional[list] = None    # made by _next_use when first needed
         # (The state above is what _reset_state(0) sets up.)
 
     # ----------------------------------------------------------------------------------------
@@ -539,9 +542,12 @@ class _BlockAllocator:
             preferred = free & ~avoid or free
             reg = _FIRST_IN_ORDER.get((self.order, preferred))
             return reg if reg is not None else _first_in_order(self.order, preferred)
+        # Spill the value read again last (Belady's choice: fewest reloads), and among
+        # equals the cheapest to give up (a constant, then a value memory holds already).
         best = -1
         best_key = None
         owners = self.owner
+        next_use = self._next_use
         for reg in self.order:
             if candidates >> reg & 1:
                 owner = owners[reg]
@@ -553,13 +559,28 @@ class _BlockAllocator:
                     cost = 1
                 else:
                     cost = 2
-                key = (cost, self.last_use[reg])
+                key = (-next_use(owner), cost, self.last_use[reg])
                 if best_key is None or key < best_key:
                     best, best_key = reg, key
         if best < 0:
             raise RegallocError("no register satisfies the constraint")
         self._evict(best, avoid)
         return best
+
+    def _next_use(self, t: int) -> int:
+        """Index of the next op after the current one that reads t (a large number if none):
+        the read positions of every temp are listed on the block's first spill."""
+        uses = self.uses_by_temp
+        if uses is None:
+            uses = self.uses_by_temp = [[] for _ in self.kind]
+            for index, op in enumerate(self.block.ops):
+                for temp in op.ins:
+                    positions = uses[temp.index]
+                    if not positions or positions[-1] != index:
+                        positions.append(index)
+        positions = uses[t]
+        at = bisect_right(positions, self.op_index)
+        return positions[at] if at < len(positions) else _NEVER
 
     def _evict(self, reg: int, avoid: int) -> None:
         """Free `reg`, keeping its temp's value: moved to a free register when there is one
