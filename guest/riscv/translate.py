@@ -59,10 +59,6 @@ __all__ = ["DisasContext", "FCSR_FFLAGS_MASK", "FCSR_FRM_MASK", "GuestFault", "I
 
 # The instret CSR: env's u64 at OFF_INSTRET, maintained by every block.
 INSTRET_COUNTER = RetiredInsnCounter(OFF_INSTRET)
-# Instruction formats of conditional branches and of unconditional jumps (the loop scan's
-# landmarks; jalr shares FMT_I with other instructions and is not one).
-_BRANCH_FORMATS = frozenset((FMT_B, FMT_C_BRANCH))
-_JUMP_FORMATS = frozenset((FMT_J, FMT_C_J, FMT_C_JR, FMT_C_JALR))
 
 
 class DisasContext(DisasContextBase):
@@ -79,10 +75,21 @@ class DisasContext(DisasContextBase):
         # Rarely taken exits (misaligned atomics, side exits), emitted after the block's main
         # exit so that the common path runs straight: functions called by tb_stop.
         self.out_of_line: list[Callable[[], None]] = []
-        # A loop body (see RiscvFrontend._is_loop_body): conditional branches other than the
-        # back edge leave through side exits and translation goes on after them.
-        self.loop_body = False
+        # Whether the block is a loop body (see RiscvFrontend.back_edge_follows): its
+        # conditional branches other than the back edge then leave through side exits and
+        # translation goes on after them. None: not known yet (asked at the first such branch);
+        # False when side exits are off for this block.
+        self.loop_body: Optional[bool] = None if frontend.side_exits_allowed(self) else False
+        self._frontend = frontend
         self.side_exits = 0
+
+
+    def find_loop_body(self) -> bool:
+        """At the block's first conditional branch that is not a back edge: whether a branch
+        back to the block's start follows (the instructions before this one had none)."""
+        self.loop_body = self._frontend.back_edge_follows(self.pc_next, self.pc_first,
+                                                          self.max_insns - self.num_insns)
+        return self.loop_body
 
 
 TranslateFn = Callable[[DisasContext, object], bool]
@@ -279,7 +286,8 @@ def gen_branch(ctx: DisasContext, cond: Cond, first: Temp, second: Temp, target:
         return
     taken_label = new_label()
     gen_brcond(cond, first, second, taken_label)
-    if ctx.loop_body and target != ctx.pc_first and ctx.side_exits < MAX_SIDE_EXITS:
+    if (target != ctx.pc_first and ctx.side_exits < MAX_SIDE_EXITS
+            and (ctx.loop_body if ctx.loop_body is not None else ctx.find_loop_body())):
         _gen_side_exit(ctx, taken_label, target)
         return
     gen_goto_tb(ctx, 0, ctx.pc_next)
@@ -588,27 +596,31 @@ class RiscvFrontend(TranslatorOps):
         self._window_ok = True
         try:
             ctx = DisasContext(self, block, block_id, pc, max_insns, self.instrumentation)
-            # Plugins see qemu's blocks (a block runs to its end unless it faults), so loop
-            # bodies with side exits are for uninstrumented code only.
-            ctx.loop_body = (self.instrumentation is None and max_insns > 1
-                             and self._is_loop_body(pc, max_insns))
             translator_loop(self, ctx, max_insns)
         finally:
             end_block()
         return block
 
-    # How far ahead `_is_loop_body` looks for the back edge, in instructions.
-    LOOP_SCAN_INSNS = 64
+    # How far ahead `back_edge_follows` looks for the back edge, in instructions.
+    LOOP_SCAN_INSNS = 32
 
-    def _is_loop_body(self, pc: int, max_insns: int) -> bool:
-        """Whether a conditional branch back to pc follows within the page before any jump:
-        then the code from pc to it is (likely) a loop body, whose other conditional branches
-        the block may pass with side exits, so that the whole body loops inside one block
-        (its fall-through paths are not join points that other blocks would translate again).
-        Only a heuristic: translation itself decides where the block really ends."""
+    def side_exits_allowed(self, ctx: DisasContext) -> bool:
+        """Plugins see qemu's blocks (a block runs to its end unless it faults), so loop
+        bodies with side exits are for uninstrumented code only; and one-instruction blocks
+        (the interpreter's single steps) have no room for them."""
+        return self.instrumentation is None and ctx.max_insns > 1
+
+    def back_edge_follows(self, start: int, pc: int, max_insns: int) -> bool:
+        """Whether a conditional branch back to pc follows from `start` on, within the page
+        and before any jump: then the code from pc to it is (likely) a loop body, whose other
+        conditional branches the block may pass with side exits, so that the whole body loops
+        inside one block (its fall-through paths are not join points that other blocks would
+        translate again). Only a heuristic: translation itself decides where the block really
+        ends. (The landmarks are formats: conditional branches, and jumps; jalr shares FMT_I
+        with other instructions and is not one.)"""
         limit = min(max_insns, self.LOOP_SCAN_INSNS)
         page_end = (pc | (GUEST_PAGE_SIZE - 1)) + 1
-        insn_pc = pc
+        insn_pc = start
         for _ in range(limit):
             try:
                 word, size = self._fetch_insn_bits(insn_pc)
@@ -620,9 +632,11 @@ class RiscvFrontend(TranslatorOps):
             if insn is None:
                 return False
             fmt = insn.pattern.format
-            if fmt in _BRANCH_FORMATS and insn_pc + insn.args.imm == pc:
-                return True
-            if fmt in _JUMP_FORMATS:
+            # (Formats are compared by identity: hashing their dataclass costs more.)
+            if fmt is FMT_B or fmt is FMT_C_BRANCH:
+                if insn_pc + insn.args.imm == pc:
+                    return True
+            elif fmt is FMT_J or fmt is FMT_C_J or fmt is FMT_C_JR or fmt is FMT_C_JALR:
                 return False
             insn_pc += size
         return False
