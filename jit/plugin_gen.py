@@ -21,11 +21,14 @@ reused by the others, and the template itself goes. A point nobody asked for dis
 template is checked op by op before it is copied, so that a change in how templates are emitted
 cannot silently produce wrong code: `TemplateMismatch`.
 
-Points of kinds no request has used yet are left out: such a point is *bare* (nothing is
-emitted, it records the op it follows), and the injector emits its template there (with the
-same template function), checks and copies it only if a request comes for it; the plugin core's emitter then templates that kind from the next
-block on (`EmptyCallbackEmitter.learn`). An instruction counter thus costs one inline point per
-instruction at translation, not six points and their templates.
+The plugin core's emitter leaves every point out of the block during translation: such points
+are *bare*. One record per hook call (block start, instruction start, after the instruction,
+each memory access) keeps its kinds of point, the op they follow and where that was; nothing
+is emitted. After the translation callbacks, the injector drops the records whose kinds no
+request of the block uses (without looking at the block), and for the others emits the kind's
+template (with the same template function, once per block for templates without arguments),
+checks it and copies it at the point. An instruction counter thus costs one small record per
+hook call at translation, one template per block and one copy per instruction.
 
 An inline ADD is one `plugin_add_u64` op (`add qword ptr [region + offset], imm` on x86), a
 HOST_EFFECT op: kept, but no guest register is written back for it, as the guest cannot see a
@@ -61,7 +64,7 @@ from jit.ir import (MASK64, MO_64, OPS, CallFlag, Cond, HelperInfo, IRBlock, Mem
                     OpFlag, PluginCbFrom, PluginCbType, Temp)
 from jit.translator import DisasContextBase, Instrumentation
 
-__all__ = ["BlockInstrumentation", "CallbackRequest", "ConditionalCallbackRequest",
+__all__ = ["BareKind", "BlockInstrumentation", "CallbackRequest", "ConditionalCallbackRequest",
            "CountedAhead", "EMPTY_COND_HELPER", "EMPTY_MEM_HELPER", "EMPTY_UDATA_HELPER", "EmptyCallbackEmitter",
            "InlineOp", "InlineRequest", "InsnRequests", "InstrumentationPoint", "MemInfo",
            "MemRw", "TbRequests", "TemplateMismatch", "TranslatedInsn", "inject",
@@ -163,7 +166,8 @@ class InsnRequests:
 class TbRequests:
     callbacks: list[CallbackRequest] = field(default_factory=list)
     inline: list[InlineRequest] = field(default_factory=list)
-    insns: list[InsnRequests] = field(default_factory=list)
+    # One per instruction; None: the instruction has no requests.
+    insns: list[Optional[InsnRequests]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,17 +195,37 @@ _PLACEHOLDER = 0
 
 @dataclass(eq=False, slots=True)
 class InstrumentationPoint:
-    start: Optional[Op]    # its plugin_cb_start op (None for a bare point)
+    """A templated point (its template is in the block between its markers), or the record of
+    one hook call's bare points (`kinds`: nothing is emitted for them)."""
+
+    start: Optional[Op]    # its plugin_cb_start op (None for bare points)
     insn_index: int        # the instruction it belongs to; -1 for the block start
-    # How its template is emitted: emit_template(*template_args).
-    emit_template: Callable[..., None]
+    # How its template is emitted: emit_template(*template_args) (templated points).
+    emit_template: Optional[Callable[..., None]]
     template_args: tuple = ()
-    # A point of a kind no request has asked for yet is *bare*: nothing is emitted for it, it
-    # only records its kind and the op it follows (`anchor`, None at the block's start); the
-    # injector emits its template there if the point gets a request after all.
+    # Points of kinds whose templates are not emitted during translation are *bare*: one
+    # record per hook call keeps them all, in their order (`kinds`: `BareKind`s), and the op
+    # they follow (`anchor`, None at the block's start); the injector emits the template of
+    # one there only if a request comes for it. template_args are those of the kinds whose
+    # template takes the access's arguments (memory callbacks).
     bare: bool = False
-    kind: tuple = ()       # bare points: (from, type, rw), the constants of its markers
+    kinds: tuple = ()
     anchor: Optional[Op] = None
+    # Where it was in the block's ops when recorded (its start marker's index; for bare
+    # points the index after the anchor): ops are only appended after it, but for a loop
+    # head label put at the block's start, so the injector finds it there or a little after.
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)   # (identity: the kinds are module constants)
+class BareKind:
+    """One kind of point a hook makes: its markers' constants and its template function."""
+
+    from_: PluginCbFrom
+    cb_type: PluginCbType
+    rw: int
+    emit_template: Callable[..., None]
+    takes_args: bool = False     # emitted with the hook call's template_args
 
 
 @dataclass
@@ -260,76 +284,99 @@ def _emit_mem_helper_template() -> None:
     gen_st_env(const(_PLACEHOLDER), ENV_PLUGIN_MEM_CBS, MO_64)
 
 
+# The points each hook makes, in order. The enable point comes first, as in QEMU: it is the
+# instruction's first point.
+_TB_START_KINDS = (BareKind(PluginCbFrom.TB, PluginCbType.UDATA, 0, _emit_udata_template),
+                   BareKind(PluginCbFrom.TB, PluginCbType.INLINE, 0, _emit_inline_template))
+_INSN_START_KINDS = (
+    BareKind(PluginCbFrom.INSN, PluginCbType.MEM_ENABLE, 0, _emit_mem_helper_template),
+    BareKind(PluginCbFrom.INSN, PluginCbType.UDATA, 0, _emit_udata_template),
+    BareKind(PluginCbFrom.INSN, PluginCbType.INLINE, 0, _emit_inline_template),
+    BareKind(PluginCbFrom.INSN, PluginCbType.COND, 0, _emit_cond_template))
+_INSN_END_KINDS = (
+    BareKind(PluginCbFrom.AFTER_INSN, PluginCbType.MEM_DISABLE, 0, _emit_mem_helper_template),)
+_MEM_KINDS_LOAD, _MEM_KINDS_STORE = (
+    (BareKind(PluginCbFrom.MEM, PluginCbType.MEM, rw, _emit_mem_template, takes_args=True),
+     BareKind(PluginCbFrom.MEM, PluginCbType.INLINE, rw, _emit_inline_template))
+    for rw in (MemRw.R, MemRw.W))
+
+
 class EmptyCallbackEmitter(Instrumentation):
     """The translator hooks that emit the empty callbacks of one block at a time; `take`
     hands the block's points to the injector.
 
     templated_kinds: the (from, type) kinds of point whose template is emitted during
-    translation; the others are bare (nothing emitted, the point only recorded) and get their
-    template from the injector when a request needs it. None (the default, QEMU's way) templates every point.
-    The plugin core starts with none and adds each kind the first time a request fills one
-    (`learn`): then instrumenting costs translation time only for the kinds plugins use (an
-    instruction counter: one inline point per instruction, not six points), and every
-    request is still served exactly, whatever the kinds learnt so far."""
+    translation; the others are bare (nothing emitted; one record per hook call keeps them)
+    and get their template from the injector when a request needs it. None (the default,
+    QEMU's way) templates every point. The plugin core templates none: a hook call then costs
+    one small record at translation, whatever plugins will ask, and the template of a kind is
+    emitted and checked once per block that uses it (an instruction counter: one inline
+    template per block, copied per instruction)."""
 
     def __init__(self, templated_kinds: Optional[set] = None):
         self._current: Optional[BlockInstrumentation] = None
         self.templated_kinds = None if templated_kinds is None else set(templated_kinds)
 
-    def learn(self, kinds) -> None:
-        """Emit the templates of these kinds of point from now on."""
-        if self.templated_kinds is not None:
-            self.templated_kinds.update(kinds)
-
-    def _point(self, from_: PluginCbFrom, cb_type: PluginCbType, rw: int, insn_index: int,
-               emit_template: Callable[..., None], *template_args) -> None:
+    def _hook(self, kinds: tuple, insn_index: int, template_args: tuple = ()) -> None:
+        """The points of one hook call, in order: templated kinds get their markers and
+        template; each run of the others becomes one bare record."""
         current = self._current
         templated = self.templated_kinds
-        if templated is not None and (from_, cb_type) not in templated:
+        if templated is not None and not templated:
+            # (The plugin core's case: every point bare, one record per hook call.)
             ops = current.block.ops
             current.points.append(InstrumentationPoint(
-                None, insn_index, emit_template, template_args, True, (from_, cb_type, rw),
-                ops[-1] if ops else None))
+                None, insn_index, None, template_args, True, kinds, ops[-1] if ops else None,
+                len(ops)))
             return
-        start = gen_plugin_cb_start(from_, cb_type, rw)
-        emit_template(*template_args)
-        gen_plugin_cb_end()
-        current.points.append(InstrumentationPoint(start, insn_index, emit_template,
-                                                   template_args))
+        bare: list[BareKind] = []
+        for kind in kinds:
+            if templated is not None and (kind.from_, kind.cb_type) not in templated:
+                bare.append(kind)
+                continue
+            if bare:
+                self._bare_record(tuple(bare), insn_index, template_args)
+                bare = []
+            args = template_args if kind.takes_args else ()
+            position = len(current.block.ops)
+            start = gen_plugin_cb_start(kind.from_, kind.cb_type, kind.rw)
+            kind.emit_template(*args)
+            gen_plugin_cb_end()
+            current.points.append(InstrumentationPoint(start, insn_index, kind.emit_template,
+                                                       args, position=position))
+        if bare:
+            self._bare_record(tuple(bare), insn_index, template_args)
+
+    def _bare_record(self, kinds: tuple, insn_index: int, template_args: tuple) -> None:
+        current = self._current
+        ops = current.block.ops
+        current.points.append(InstrumentationPoint(
+            None, insn_index, None, template_args, True, kinds, ops[-1] if ops else None,
+            len(ops)))
 
     def tb_start(self, ctx: DisasContextBase) -> None:
         self._current = BlockInstrumentation(ctx.block, [], [])
-        self._point(PluginCbFrom.TB, PluginCbType.UDATA, 0, -1, _emit_udata_template)
-        self._point(PluginCbFrom.TB, PluginCbType.INLINE, 0, -1, _emit_inline_template)
+        self._hook(_TB_START_KINDS, -1)
 
     def insn_start(self, ctx: DisasContextBase) -> None:
         insns = self._current.insns
         index = len(insns)
         insns.append(TranslatedInsn(ctx.pc_curr))
-        # The enable point comes first, as in QEMU: it is the instruction's first point.
-        self._point(PluginCbFrom.INSN, PluginCbType.MEM_ENABLE, 0, index,
-                    _emit_mem_helper_template)
-        self._point(PluginCbFrom.INSN, PluginCbType.UDATA, 0, index, _emit_udata_template)
-        self._point(PluginCbFrom.INSN, PluginCbType.INLINE, 0, index, _emit_inline_template)
-        self._point(PluginCbFrom.INSN, PluginCbType.COND, 0, index, _emit_cond_template)
+        self._hook(_INSN_START_KINDS, index)
 
     def insn_end(self, ctx: DisasContextBase) -> None:
         insns = self._current.insns
         insns[-1].size = ctx.pc_next - ctx.pc_curr
-        self._point(PluginCbFrom.AFTER_INSN, PluginCbType.MEM_DISABLE, 0, len(insns) - 1,
-                    _emit_mem_helper_template)
+        self._hook(_INSN_END_KINDS, len(insns) - 1)
 
     def mem_after(self, ctx: DisasContextBase, vaddr: Temp, memop: MemOp,
                   is_store: bool) -> None:
         # Memory callbacks run after the access (so not for one that faults), as in QEMU.
         meminfo = MemInfo.of_access(memop, is_store)
-        index = len(self._current.insns) - 1
         # The marker's rw (MemRw.R or W) is what requests are filtered by; the callback gets
         # the whole meminfo, a constant argument of its call.
-        self._point(PluginCbFrom.MEM, PluginCbType.MEM, meminfo.rw, index,
-                    _emit_mem_template, vaddr, meminfo)
-        self._point(PluginCbFrom.MEM, PluginCbType.INLINE, meminfo.rw, index,
-                    _emit_inline_template)
+        self._hook(_MEM_KINDS_STORE if is_store else _MEM_KINDS_LOAD,
+                   len(self._current.insns) - 1, (vaddr, meminfo))
 
     def take(self, block: IRBlock) -> Optional[BlockInstrumentation]:
         """The points of `block` if it was translated with this emitter, else None."""
@@ -455,16 +502,18 @@ def _copy_call(cb_type: PluginCbType, template: Sequence[Op], call: Op, helper: 
     return _copy(call, ins=[*call.ins[:-1], block.const(userdata)], consts=consts)
 
 
-def _emit_left_out_template(block: IRBlock, point: InstrumentationPoint) -> list[Op]:
-    """The template of a bare point, emitted now by the emitter's own template function."""
+def _emit_left_out_template(block: IRBlock, kind: BareKind, template_args: tuple) -> list[Op]:
+    """The template of a bare point, emitted now by the emitter's own template function, and
+    checked."""
     translated_ops = block.ops
     block.ops = []
     resume_block(block)
     try:
-        point.emit_template(*point.template_args)
+        kind.emit_template(*template_args)
     finally:
         end_block()
         template, block.ops = block.ops, translated_ops
+    _check_template(kind.cb_type, template)
     return template
 
 
@@ -472,28 +521,27 @@ class _Copier:
     """Fills one point: copies its template once per request. `loaded` says whether a copy
     already made the template's leading loads, which later copies then reuse."""
 
+    __slots__ = ("block", "cb_type", "template", "loaded", "checked", "ops")
+
     def __init__(self, block: IRBlock, cb_type: PluginCbType, template: Sequence[Op],
-                 point: InstrumentationPoint):
+                 checked: bool = False):
         self.block = block
         self.cb_type = cb_type
         self.template = template
-        self.point = point
         self.loaded = False
-        self.checked = False
+        self.checked = checked      # (a bare point's template is checked when emitted)
         self.ops: list[Op] = []
 
     def _check(self) -> None:
-        """Check the template before its first copy (a point that is removed needs none);
-        a bare point's template is emitted first."""
+        """Check the template before its first copy (a point that is removed needs none)."""
         if not self.checked:
-            if self.point.bare:
-                self.template = _emit_left_out_template(self.block, self.point)
             _check_template(self.cb_type, self.template)
             self.checked = True
 
     def _loads(self, *loads: Op) -> None:
         if not self.loaded:
-            self.ops.extend(_copy(load) for load in loads)
+            # (Verbatim copies of checked ops: nothing to check again.)
+            self.ops.extend(load.copy() for load in loads)
             self.loaded = True
 
     def callback(self, request: CallbackRequest) -> None:
@@ -586,16 +634,28 @@ class _Injection:
         self.requests = requests
         self.mem_helper_handle = mem_helper_handle
         self.calling_helpers: Optional[set[int]] = None     # found when first needed
-        self.filled_kinds: set = set()
         self.enabled_insns: set[int] = set()
         self.mem_helper_set = False
+        # The templates of bare kinds without arguments, emitted and checked once per block
+        # (every point of the kind copies the same template).
+        self.bare_templates: dict[BareKind, Sequence[Op]] = {}
+        self.requested_kinds = _requested_kinds(requests)
+        # id of a bare record's kinds -> those of them some request may fill
+        self._bare_kinds_wanted: dict[int, tuple[BareKind, ...]] = {}
 
-    def fill(self, point: InstrumentationPoint, from_: PluginCbFrom, cb_type: PluginCbType,
-             rw: int, template: Sequence[Op]) -> Sequence[Op]:
-        """The ops that replace the point: its template copied once per request (a point
-        without requests, the common case, is dropped before any copier is made)."""
-        insn_index = point.insn_index
-        insn = self.requests.insns[insn_index] if insn_index >= 0 else None
+    def fill(self, insn_index: int, from_: PluginCbFrom, cb_type: PluginCbType, rw: int,
+             template: Sequence[Op], bare_kind: Optional[BareKind] = None,
+             template_args: tuple = ()) -> Sequence[Op]:
+        """The ops that replace a point of instruction insn_index (-1: the block): its
+        template copied once per request (a point without requests, the common case, is
+        dropped before any copier is made). A bare point gives its kind and template_args
+        instead of its template."""
+        if insn_index >= 0:
+            insn = self.requests.insns[insn_index]
+            if insn is None:
+                return ()       # (the plugin core leaves out the requests of bare instructions)
+        else:
+            insn = None
         kind = (from_, cb_type)
         if kind == _MEM_ENABLE_POINT:
             if not insn.wants_memory:
@@ -604,14 +664,14 @@ class _Injection:
                 self.calling_helpers = _insns_calling_helpers(self.block.ops)
             if insn_index not in self.calling_helpers:
                 return ()
-            copier = _Copier(self.block, cb_type, template, point)
+            copier = self._copier(cb_type, template, bare_kind, template_args)
             copier.mem_helper(self.mem_helper_handle(insn_index))
             self.enabled_insns.add(insn_index)
             self.mem_helper_set = True
         elif kind == _MEM_DISABLE_POINT:
             if insn_index not in self.enabled_insns:
                 return ()
-            copier = _Copier(self.block, cb_type, template, point)
+            copier = self._copier(cb_type, template, bare_kind, template_args)
             copier.mem_helper(0)
         else:
             filler = _REQUEST_FILLERS.get(kind)
@@ -621,73 +681,153 @@ class _Injection:
             wanted = requests_of(self.requests, insn, rw)
             if not wanted:
                 return ()
-            copier = _Copier(self.block, cb_type, template, point)
+            copier = self._copier(cb_type, template, bare_kind, template_args)
             for request in wanted:
                 copy_one(copier, request)
-        self.filled_kinds.add(kind)
         return copier.ops
 
-    def fill_bare(self, points: Sequence[InstrumentationPoint], new_ops: list[Op]) -> None:
-        for point in points:
-            new_ops.extend(self.fill(point, *point.kind, ()))
+    def wanted_bare_kinds(self, point: InstrumentationPoint) -> tuple[BareKind, ...]:
+        """The kinds of a bare record that requests of this block may fill."""
+        kinds = self._bare_kinds_wanted.get(id(point.kinds))
+        if kinds is None:
+            kinds = self._bare_kinds_wanted[id(point.kinds)] = tuple(
+                kind for kind in point.kinds
+                if (kind.from_, kind.cb_type) in self.requested_kinds)
+        return kinds
+
+    def fill_bare(self, point: InstrumentationPoint, kinds: Sequence[BareKind],
+                  new_ops: list[Op]) -> None:
+        """Append the ops of a bare record's points of these kinds."""
+        insn_index, template_args = point.insn_index, point.template_args
+        for kind in kinds:
+            new_ops.extend(self.fill(insn_index, kind.from_, kind.cb_type, kind.rw, (),
+                                     kind, template_args))
+
+    def _copier(self, cb_type: PluginCbType, template: Sequence[Op],
+                bare_kind: Optional[BareKind], template_args: tuple) -> _Copier:
+        if bare_kind is None:
+            return _Copier(self.block, cb_type, template)
+        # (Made only for a point with requests: its template is needed now.)
+        return _Copier(self.block, cb_type, self._bare_template(bare_kind, template_args), True)
+
+    def _bare_template(self, kind: BareKind, template_args: tuple) -> Sequence[Op]:
+        if kind.takes_args:
+            return _emit_left_out_template(self.block, kind, template_args)
+        template = self.bare_templates.get(kind)
+        if template is None:
+            template = self.bare_templates[kind] = _emit_left_out_template(self.block, kind, ())
+        return template
 
 
 _MEM_ENABLE_POINT = (PluginCbFrom.INSN, PluginCbType.MEM_ENABLE)
 _MEM_DISABLE_POINT = (PluginCbFrom.AFTER_INSN, PluginCbType.MEM_DISABLE)
+_MEM_CALLBACK_KINDS = ((PluginCbFrom.MEM, PluginCbType.MEM), _MEM_ENABLE_POINT, _MEM_DISABLE_POINT)
+_MEM_INLINE_KINDS = ((PluginCbFrom.MEM, PluginCbType.INLINE), _MEM_ENABLE_POINT,
+                     _MEM_DISABLE_POINT)
+
+
+def _requested_kinds(requests: TbRequests) -> set[tuple[PluginCbFrom, PluginCbType]]:
+    """The (from, type) kinds of point the block's requests may fill: the bare points of the
+    other kinds are dropped without looking at their requests."""
+    kinds: set = set()
+    if requests.callbacks:
+        kinds.add((PluginCbFrom.TB, PluginCbType.UDATA))
+    if requests.inline:
+        kinds.add((PluginCbFrom.TB, PluginCbType.INLINE))
+    for insn in requests.insns:
+        if insn is None:
+            continue
+        if insn.callbacks:
+            kinds.add((PluginCbFrom.INSN, PluginCbType.UDATA))
+        if insn.inline:
+            kinds.add((PluginCbFrom.INSN, PluginCbType.INLINE))
+        if insn.conditional:
+            kinds.add((PluginCbFrom.INSN, PluginCbType.COND))
+        if insn.mem_callbacks:
+            kinds.update(_MEM_CALLBACK_KINDS)
+        if insn.mem_inline:
+            kinds.update(_MEM_INLINE_KINDS)
+    return kinds
+
+
+def _clear_mem_helper_cell_on_exits(block: IRBlock, ops: list[Op]) -> list[Op]:
+    """The ops with the memory-helper cell cleared before every exit after the first store to
+    it (an enable point): the cell must not stay set for the code that runs next."""
+    result: list[Op] = []
+    cell_set = False
+    for op in ops:
+        if cell_set and op.name in _LEAVING_OPS:
+            result.append(make_op(_ST_ENV, [], [block.const(0)], [ENV_PLUGIN_MEM_CBS, MO_64]))
+        elif op.opdef is _ST_ENV and op.consts[0] == ENV_PLUGIN_MEM_CBS:
+            cell_set = True
+        result.append(op)
+    return result
 
 
 def inject(instrumentation: BlockInstrumentation, requests: TbRequests,
-           mem_helper_handle: Callable[[int], int]) -> set:
-    """Fill in or remove every point of the block (in place); returns the (from, type) kinds
-    of the points that were filled (for EmptyCallbackEmitter.learn).
+           mem_helper_handle: Callable[[int], int]) -> None:
+    """Fill in or remove every point of the block (in place), then merge its inline adds
+    (the block's rewind table goes to instrumentation.counted_ahead).
+
+    Points are found where they were recorded (`InstrumentationPoint.position`), not by
+    scanning the block; a bare record whose kinds no request of the block uses is dropped
+    without a look, and a block without requests and without templates is left as it is.
 
     mem_helper_handle(insn_index): the handle a helper of that instruction finds in env to
     report its guest memory accesses to the instruction's memory callbacks."""
     block = instrumentation.block
-    point_of: dict[int, InstrumentationPoint] = {}
-    bare_after: dict[int, list[InstrumentationPoint]] = {}   # by id of the op they follow
-    bare_first: list[InstrumentationPoint] = []
-    for point in instrumentation.points:
-        if not point.bare:
-            point_of[id(point.start)] = point
-        elif point.anchor is None:
-            bare_first.append(point)
-        else:
-            bare_after.setdefault(id(point.anchor), []).append(point)
-    injection = _Injection(block, requests, mem_helper_handle)
-    new_ops: list[Op] = []
-    injection.fill_bare(bare_first, new_ops)
     ops = block.ops
-    position = 0
-    while position < len(ops):
-        op = ops[position]
-        if op.opdef is not _PLUGIN_CB_START:
-            if injection.mem_helper_set and op.name in _LEAVING_OPS:
-                new_ops.append(make_op(OPS["st_env"], [], [block.const(0)],
-                                       [ENV_PLUGIN_MEM_CBS, MO_64]))
-            new_ops.append(op)
-            position += 1
-        else:
-            point = point_of.get(id(op))
-            end = position + 1
-            while end < len(ops) and ops[end].opdef is not _PLUGIN_CB_END:
-                end += 1
-            if point is None or end == len(ops):
-                raise TemplateMismatch(f"plugin_cb_start at op {position} is not a known "
-                                       f"point or has no plugin_cb_end")
-            new_ops.extend(injection.fill(point, *op.consts, ops[position + 1:end]))
-            op = ops[end]       # bare points may follow the point's end marker
-            position = end + 1
-        if bare_after:
-            following = bare_after.pop(id(op), None)
-            if following is not None:
-                injection.fill_bare(following, new_ops)
-    if bare_after:
-        raise TemplateMismatch(f"{sum(map(len, bare_after.values()))} bare points follow ops "
-                               f"that are no longer in the block")
+    injection = _Injection(block, requests, mem_helper_handle)
+    if not injection.requested_kinds and all(point.bare for point in instrumentation.points):
+        return              # no request, nothing emitted for the points: the block stays
+    new_ops: list[Op] = []
+    copied = 0      # ops[:copied] are in new_ops
+    shift = 0       # ops inserted at the block's start after the points were recorded
+
+    def locate(op: Op, recorded_position: int, what: str) -> int:
+        nonlocal shift
+        position = recorded_position + shift
+        if position < len(ops) and ops[position] is op:
+            return position
+        try:
+            found = ops.index(op, copied)       # (identity: ops have no __eq__)
+        except ValueError:
+            raise TemplateMismatch(f"the {what} of an instrumentation point (op "
+                                   f"{recorded_position}) is no longer in the block") from None
+        shift = found - recorded_position
+        return found
+
+    for point in instrumentation.points:
+        if point.bare:
+            kinds = injection.wanted_bare_kinds(point)
+            if not kinds:
+                continue        # (the common case: dropped without looking for it)
+            anchor = point.anchor
+            at = 0 if anchor is None else locate(anchor, point.position - 1, "anchor") + 1
+            if at < copied:
+                raise TemplateMismatch(f"bare points at op {point.position} are out of order")
+            new_ops.extend(ops[copied:at])
+            copied = at
+            injection.fill_bare(point, kinds, new_ops)
+            continue
+        start = locate(point.start, point.position, "plugin_cb_start")
+        end = start + 1
+        while end < len(ops) and ops[end].opdef is not _PLUGIN_CB_END:
+            end += 1
+        if end == len(ops) or start < copied:
+            raise TemplateMismatch(f"plugin_cb_start at op {start} has no plugin_cb_end")
+        new_ops.extend(ops[copied:start])
+        new_ops.extend(injection.fill(point.insn_index, *ops[start].consts, ops[start + 1:end]))
+        copied = end + 1
+    new_ops.extend(ops[copied:])
+    if injection.mem_helper_set:
+        new_ops = _clear_mem_helper_cell_on_exits(block, new_ops)
     block.ops = new_ops
-    instrumentation.counted_ahead = merge_inline_adds(block)
-    return injection.filled_kinds
+    requested = injection.requested_kinds
+    if (len(requests.inline) > 1 or (PluginCbFrom.INSN, PluginCbType.INLINE) in requested
+            or (PluginCbFrom.MEM, PluginCbType.INLINE) in requested):
+        # (With at most one inline op in the block there is nothing to merge.)
+        instrumentation.counted_ahead = merge_inline_adds(block)
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_MEM_CBS, ENV_PLUGIN_SCOREBOARDS
 from jit.ir import MASK64, CallFlag, Cond, HelperInfo, IRBlock
 from jit.plugin_gen import (CallbackRequest, ConditionalCallbackRequest, CountedAhead,
                             EmptyCallbackEmitter, InlineOp, InlineRequest, InsnRequests, MemInfo,
-                            MemRw, TbRequests, inject)
+                            MemRw, TbRequests, TranslatedInsn, inject)
 
 # cffi's run-time FFI without C declarations (only new/cast/buffer are used): unlike
 # cffi.FFI(), creating it does not import cffi's C parser, a large start-up cost.
@@ -319,36 +319,61 @@ class ScoreboardEntry:
 
 
 class PluginInsn:
-    """One translated instruction (qemu_plugin_insn)."""
+    """One translated instruction (qemu_plugin_insn). Its bytes are read from guest memory
+    when first asked for, and its requests made at its first registration: a plugin that
+    only counts pays for neither."""
 
-    __slots__ = ("tb", "index", "vaddr", "size", "data", "requests")
+    __slots__ = ("tb", "index", "vaddr", "size", "_data")
 
-    def __init__(self, tb: "PluginTb", index: int, vaddr: int, size: int, data: bytes):
+    def __init__(self, tb: "PluginTb", index: int, vaddr: int, size: int):
         self.tb = tb
         self.index = index
         self.vaddr = vaddr
         self.size = size
-        self.data = data
-        self.requests = InsnRequests()
+        self._data: Optional[bytes] = None
+
+    @property
+    def data(self) -> bytes:
+        """The instruction's bytes (those translated: the block is dropped if they change)."""
+        if self._data is None:
+            self._data = self.tb.core.host.fetch_code(self.vaddr, self.size)
+        return self._data
+
+    @property
+    def requests(self) -> InsnRequests:
+        requests = self.tb.requests.insns[self.index]
+        if requests is None:
+            requests = self.tb.requests.insns[self.index] = InsnRequests()
+        return requests
 
     def __repr__(self) -> str:
         return f"<insn {self.vaddr:#x}>"
 
 
 class PluginTb:
-    """One translated block (qemu_plugin_tb): valid only during the translation callbacks."""
+    """One translated block (qemu_plugin_tb): valid only during the translation callbacks.
+    requests.insns[i] stays None until instruction i gets a request."""
 
-    def __init__(self, core: "PluginCore", block: IRBlock, insns: list[tuple[int, int, bytes]]):
+    def __init__(self, core: "PluginCore", block: IRBlock, insns: Sequence[TranslatedInsn]):
         self.core = core
         self.vaddr = block.guest_pc
-        self.requests = TbRequests()
-        self.insns = [PluginInsn(self, index, vaddr, size, data)
-                      for index, (vaddr, size, data) in enumerate(insns)]
-        self.requests.insns = [insn.requests for insn in self.insns]
+        self.n_insns = len(insns)
+        self.requests = TbRequests(insns=[None] * self.n_insns)
+        self._translated = insns
+        self._handles: list[Optional[PluginInsn]] = [None] * self.n_insns   # made when asked
         self.valid = True
 
+    def insn(self, index: int) -> PluginInsn:
+        """The handle of instruction `index` (0 <= index < n_insns)."""
+        handle = self._handles[index]
+        if handle is None:
+            translated = self._translated[index]
+            handle = self._handles[index] = PluginInsn(self, index, translated.vaddr,
+                                                       translated.size)
+        return handle
+
     def __repr__(self) -> str:
-        return f"<tb {self.vaddr:#x}, {len(self.insns)} insns>"
+        return f"<tb {self.vaddr:#x}, {self.n_insns} insns>"
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,6 +398,9 @@ class VcpuState:
 
 
 class PluginCore:
+    # How many distinct inline requests register_exec_inline keeps for reuse.
+    _INLINE_REQUESTS_KEPT = 4096
+
     def __init__(self, host: PluginHost, outs: Callable[[str], None] = lambda text: None):
         global _active_core
         _active_core = self
@@ -380,7 +408,8 @@ class PluginCore:
         self.outs = outs
         self.plugins: dict[int, PluginContext] = {}      # by id, in install order
         self.failed: set[int] = set()                    # plugins that raised
-        # Templates only for the kinds of point requests have filled so far (see the class).
+        # Every point bare: one record per hook call during translation, a template (emitted
+        # once per block and kind) only where a request comes (see jit/plugin_gen.py).
         self.emitter = EmptyCallbackEmitter(templated_kinds=set())
         self.arena = ScoreboardArena()
         self.vcpus: list[VcpuState] = []
@@ -389,6 +418,7 @@ class PluginCore:
         self._records: list[Optional[CallbackRecord]] = [None]
         self._mem_helper_insns: list[Optional[PluginInsn]] = [None]
         self._helpers: dict[tuple, HelperInfo] = {}
+        self._inline_requests: dict[tuple, InlineRequest] = {}
         # Guest pc of a translated block -> its rewind table (jit/plugin_gen.py
         # merge_inline_adds), for the blocks that count instructions ahead of an access.
         self._counted_ahead: dict[int, tuple[CountedAhead, ...]] = {}
@@ -618,9 +648,7 @@ class PluginCore:
         points = self.emitter.take(block)
         if points is None:
             return
-        host = self.host
-        tb = PluginTb(self, block, [(insn.vaddr, insn.size, host.fetch_code(insn.vaddr, insn.size))
-                                    for insn in points.insns])
+        tb = PluginTb(self, block, points.insns)
         try:
             for context in self._subscribers(Event.VCPU_TB_TRANS):
                 entry = context.callbacks.get(Event.VCPU_TB_TRANS)
@@ -631,8 +659,7 @@ class PluginCore:
         finally:
             self._translating = None
             tb.valid = False
-        self.emitter.learn(inject(points, tb.requests,
-                                  lambda index: self._mem_helper_handle(tb.insns[index])))
+        inject(points, tb.requests, lambda index: self._mem_helper_handle(tb.insn(index)))
         if points.counted_ahead:
             self._counted_ahead[block.guest_pc] = points.counted_ahead
 
@@ -741,7 +768,14 @@ class PluginCore:
             raise PluginApiError(f"{op!r} is not an InlineOp")
         if not isinstance(entry, ScoreboardEntry):
             raise PluginApiError(f"{entry!r} is not a scoreboard entry")
-        request = InlineRequest(op, entry.offset, imm & MASK64, MemRw(rw))
+        key = (op, entry.offset, imm & MASK64, rw if type(rw) is MemRw else MemRw(rw))
+        # Requests are immutable: one object for all the registrations that ask the same
+        # (an instruction counter asks the same for every instruction).
+        request = self._inline_requests.get(key)
+        if request is None:
+            if len(self._inline_requests) >= self._INLINE_REQUESTS_KEPT:
+                self._inline_requests.clear()
+            request = self._inline_requests[key] = InlineRequest(*key)
         requests = self._requests_of(handle)
         (requests.mem_inline if memory else requests.inline).append(request)
 

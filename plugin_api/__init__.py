@@ -160,7 +160,7 @@ def register_vcpu_mem_inline_per_vcpu(insn: PluginInsn, rw: MemRw, op: InlineOp,
 
 
 def tb_n_insns(tb: PluginTb) -> int:
-    return len(tb.insns)
+    return tb.n_insns
 
 
 def tb_vaddr(tb: PluginTb) -> int:
@@ -168,10 +168,10 @@ def tb_vaddr(tb: PluginTb) -> int:
 
 
 def tb_get_insn(tb: PluginTb, index: int) -> PluginInsn:
-    if not 0 <= index < len(tb.insns):
+    if not 0 <= index < tb.n_insns:
         raise PluginApiError(f"instruction {index} out of range (the block has "
-                             f"{len(tb.insns)})")
-    return tb.insns[index]
+                             f"{tb.n_insns})")
+    return tb.insn(index)
 
 
 def insn_data(insn: PluginInsn) -> bytes:

@@ -1,6 +1,6 @@
 """Inline instruction counting at (almost) no cost: the fused scoreboard add (`plugin_add_u64`),
 the pass that merges per-instruction adds forward (`merge_inline_adds`) and the emitter that
-templates only the kinds of point plugins use (bare points filled on demand).
+leaves points bare (one record per hook call, templates emitted by the injector on demand).
 
 Counts must stay exact wherever they can be observed: the blocks here fault in the middle, call
 callbacks between instructions, and run both in the IR interpreter and natively.
@@ -276,30 +276,35 @@ def test_plugin_add_u64_is_kept_and_needs_no_guest_state_sync():
 INSN_INLINE = (PluginCbFrom.INSN, PluginCbType.INLINE)
 
 
-def test_a_learning_emitter_leaves_points_bare_until_their_kind_is_requested():
+def test_a_bare_emitter_records_one_point_per_hook_call_and_emits_no_template():
     emitter = EmptyCallbackEmitter(templated_kinds=set())
     block, points = translate(emitter)
     assert all(point.bare for point in points.points)
+    # Block start, each instruction's start and end, each memory access: one record each.
+    accesses = sum(op.name in ("guest_ld", "guest_st")
+                   for op in block.ops)
+    assert len(points.points) == 1 + 2 * len(PROGRAM) + accesses
     # No template op at all: no scoreboard load, no call, no memory-helper cell store.
     assert not any(op.name == "call" or op.name in ("ld_env", "st_env")
                    and op.consts[0] < 0 for op in block.ops)
     requests = no_requests(points)
     count_per_insn(requests)
-    learnt = inject(points, requests, lambda index: 0)
-    assert learnt == {INSN_INLINE}
+    inject(points, requests, lambda index: 0)
     assert adds(block) == [(0, len(PROGRAM))]
-    emitter.learn(learnt)
-    _, points = translate(emitter)
+
+
+def test_a_partly_templated_emitter_templates_only_its_kinds():
+    block, points = translate(EmptyCallbackEmitter(templated_kinds={INSN_INLINE}))
     templated = [point for point in points.points if not point.bare]
     assert len(templated) == len(PROGRAM)
     assert all(point.start.consts[:2] == list(INSN_INLINE) for point in templated)
 
 
 @pytest.mark.parametrize("native", [False, True], ids=["interpreter", "native"])
-@pytest.mark.parametrize("learnt", [set(), {INSN_INLINE}], ids=["none_learnt", "inline_learnt"])
-def test_bare_and_templated_points_give_the_same_code_and_counts(machine, native, learnt):
+@pytest.mark.parametrize("templated", [set(), {INSN_INLINE}], ids=["none", "inline"])
+def test_bare_and_templated_points_give_the_same_code_and_counts(machine, native, templated):
     results = []
-    for emitter in (EmptyCallbackEmitter(), EmptyCallbackEmitter(templated_kinds=learnt)):
+    for emitter in (EmptyCallbackEmitter(), EmptyCallbackEmitter(templated_kinds=templated)):
         seen: list = []
         helper = HelperInfo("insn", 2, False, CallFlag.NONE,
                             lambda vcpu, handle, seen=seen: seen.append(handle))
@@ -351,5 +356,20 @@ def test_a_bare_point_whose_op_is_gone_is_reported():
     block, points = translate(emitter)
     anchor = next(point.anchor for point in points.points if point.anchor is not None)
     block.ops.remove(anchor)
+    requests = no_requests(points)
+    requests.inline = [InlineRequest(InlineOp.ADD_U64, 0, len(PROGRAM))]
+    count_per_insn(requests)
     with pytest.raises(TemplateMismatch):
-        inject(points, no_requests(points), lambda index: 0)
+        inject(points, requests, lambda index: 0)
+
+
+def test_bare_points_nobody_asked_for_are_dropped_without_a_look():
+    """As a templated point nobody asked for is removed unchecked: a block without requests
+    is left as translated, whatever happened to the ops the points follow."""
+    emitter = EmptyCallbackEmitter(templated_kinds=set())
+    block, points = translate(emitter)
+    anchor = next(point.anchor for point in points.points if point.anchor is not None)
+    block.ops.remove(anchor)
+    translated = list(block.ops)
+    inject(points, no_requests(points), lambda index: 0)
+    assert block.ops == translated
