@@ -259,6 +259,16 @@ def gen_add_env(offset: int, imm: int) -> Op:
     return _emit_no_temps(_ADD_ENV, [offset, imm & _MASK64])
 
 
+def gen_add_in_place_of(op: Op, dst: Temp, a: Temp, b: Temp) -> Op:
+    """Make `op`, in the block being built, into `add dst, a, b` (the same op object, so that
+    whatever refers to it, e.g. an instrumentation point, still finds it): for a choice the
+    frontend can make only once the block is translated."""
+    new = gen_add(dst, a, b)
+    current_block().ops.pop()
+    op.opdef, op.outs, op.ins, op.consts = new.opdef, new.outs, new.ins, new.consts
+    return op
+
+
 def gen_exit_check(pc: int) -> Op:
     """Leave with ExitKind.STOP and env.pc = pc if the dispatcher asked generated code to stop
     (the check a loop inside a block makes on each back edge)."""

@@ -17,11 +17,19 @@ from __future__ import annotations
 import enum
 from typing import Optional
 
-from jit.emit import (const, gen_add_env, gen_insn_start, gen_ld_env, gen_loop_head, gen_st_env,
-                      gen_sub, new_label, new_temp)
+from jit.emit import (const, gen_add_env, gen_add_in_place_of, gen_insn_start, gen_ld_env,
+                      gen_loop_head, gen_st_env, gen_sub, new_label, new_temp)
 from jit.ir import MO_64, OPS, IRBlock, Label, MemOp, Op, Temp
 
 _ADD_ENV = OPS["add_env"]
+
+
+def _global_at(block: IRBlock, env_offset: int) -> Optional[Temp]:
+    """The global whose env field is at env_offset, if there is one."""
+    for temp in block.globals.temps:
+        if temp.offset == env_offset:
+            return temp
+    return None
 
 GUEST_PAGE_SIZE = 4096
 
@@ -93,6 +101,10 @@ class DisasContextBase:
             gen_loop_head(self._loop_head)
         return self._loop_head
 
+    @property
+    def has_loop_head(self) -> bool:
+        return self._loop_head is not None
+
     def same_page(self, addr: int) -> bool:
         """Whether addr is on the page of the block's first instruction."""
         return (addr ^ self.pc_first) < self.page_size
@@ -132,8 +144,18 @@ class RetiredInsnCounter:
 
     def finish(self, ctx: DisasContextBase, retired: int) -> None:
         """Patch the constants once the block is translated: `retired` of its instructions
-        retire when it runs to its end (all of them, or all but a trapping last one)."""
+        retire when it runs to its end (all of them, or all but a trapping last one).
+
+        In a block that loops inside itself, the counter is a global instead (when the guest
+        has one at env_offset): an add_env per iteration is a read-modify-write of memory,
+        and each iteration would wait for the previous one's store; a global stays in a host
+        register across iterations and is written back where the block leaves."""
         block = ctx.block
+        counter = _global_at(block, self.env_offset) if ctx.has_loop_head else None
+        for index, (op, insn_index) in enumerate(ctx.insn_count_patches):
+            if counter is not None and op.opdef is _ADD_ENV:
+                add = gen_add_in_place_of(op, counter, counter, const(0))
+                ctx.insn_count_patches[index] = (add, insn_index)
         for op, insn_index in ctx.insn_count_patches:
             # The instructions from insn_index to the block's end: added at the block start,
             # not retired yet when instruction insn_index starts.

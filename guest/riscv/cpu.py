@@ -37,9 +37,12 @@ def fpr_offset(index: int) -> int:
 
 
 def make_globals() -> GlobalSet:
-    """The IR globals of the RISC-V guest: x1..x31 (x0 is not a global: it reads as 0) and pc."""
+    """The IR globals of the RISC-V guest: x1..x31 (x0 is not a global: it reads as 0), pc, and
+    instret (the retired-instruction counter, which a loop inside a block counts in a host
+    register, see jit/translator.py RetiredInsnCounter)."""
     globals_ = GlobalSet()
     for index in range(1, 32):
         globals_.add(GPR_NAMES[index], gpr_offset(index))
     globals_.add("pc", OFF_PC)
+    globals_.add("instret", OFF_INSTRET)
     return globals_
