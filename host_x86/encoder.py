@@ -48,6 +48,12 @@ class EncodingError(Exception):
     """An instruction that cannot be encoded, or a branch target out of range."""
 
 
+def fits_s32(value: int) -> bool:
+    """Does the u64 value (any int, taken mod 2**64) equal a sign-extended 32-bit immediate?"""
+    value &= (1 << 64) - 1
+    return value <= 0x7FFF_FFFF or value >= (1 << 64) - 0x8000_0000
+
+
 def width_class(value: int) -> str:
     """The encoding class of a number: literal 0/1, signed 8 bits, signed 32, unsigned 32, 64."""
     if value >= 1 << 63:

@@ -22,6 +22,7 @@ and check the sum: they neither use nor establish a fact.
 """
 from __future__ import annotations
 
+from host_x86.encoder import fits_s32
 from jit.ir import OPS, IRBlock, Op
 from jit.liveness import call_writes_globals
 
@@ -35,13 +36,6 @@ _SET_LABEL = OPS["set_label"]
 _MOV = OPS["mov"]
 _ST_ENV = OPS["st_env"]
 _CALL = OPS["call"]
-_S32_MIN, _S32_MAX = -(1 << 31), (1 << 31) - 1
-_MASK64 = (1 << 64) - 1
-
-
-def _fits_s32(value: int) -> bool:
-    value &= _MASK64
-    return value <= _S32_MAX or value >= (1 << 64) + _S32_MIN
 
 
 def accesses_without_check(block: IRBlock) -> set[Op]:
@@ -53,7 +47,7 @@ def accesses_without_check(block: IRBlock) -> set[Op]:
         opdef = op.opdef
         if opdef is _GUEST_LD or opdef is _GUEST_ST:
             base = op.ins[0] if opdef is _GUEST_LD else op.ins[1]
-            if not base.is_const and _fits_s32(op.consts[0]):
+            if not base.is_const and fits_s32(op.consts[0]):
                 if base.index in checked:
                     unchecked.add(op)
                 else:

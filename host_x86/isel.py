@@ -17,7 +17,7 @@ from typing import Callable, Optional
 from host_x86 import regs as R
 from host_x86.assembler import (MAX_HELPER_ARGS, SPILL_SLOTS, Assembler, AsmLabel, Runtime,
                                 outgoing_arg_offset, spill_slot_offset)
-from host_x86.encoder import Encoder
+from host_x86.encoder import Encoder, fits_s32
 from host_x86.guest_access import accesses_without_check
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_REGS
 from jit.exits import ExitKind, encode_exit
@@ -75,10 +75,6 @@ CONDITION_SUFFIX = {
     Cond.LTU: "b", Cond.GEU: "ae", Cond.LEU: "be", Cond.GTU: "a",
 }
 
-
-def fits_s32(value: int) -> bool:
-    """Does the u64 value equal a sign-extended 32-bit immediate?"""
-    return -0x8000_0000 <= to_signed(value) <= 0x7FFF_FFFF
 
 
 def _always(value: int) -> bool:

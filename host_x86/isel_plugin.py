@@ -12,14 +12,11 @@ from __future__ import annotations
 from typing import Callable
 
 from host_x86 import regs as R
+from host_x86.encoder import fits_s32
 from jit.ir import Op, to_signed
 from jit.regalloc import Constraint, InSpec, OpForm, Operands
 
 ANY = R.ALLOCATABLE_MASK
-
-
-def _fits_s32(value: int) -> bool:
-    return -0x8000_0000 <= to_signed(value) <= 0x7FFF_FFFF
 
 
 def _emit_plugin_add_u64(target, op: Op, operands: Operands) -> None:
@@ -28,14 +25,14 @@ def _emit_plugin_add_u64(target, op: Op, operands: Operands) -> None:
     pointer = R.r64(operands.ins[0])
     scratch = list(operands.scratch)
     numbers: list[int] = []
-    if _fits_s32(offset):
+    if fits_s32(offset):
         address = f"{pointer} + %"
         numbers.append(to_signed(offset))
     else:
         wide_offset = scratch.pop()
         asm.emit(f"movabs {R.r64(wide_offset)}, %", offset)
         address = f"{pointer} + {R.r64(wide_offset)}"
-    if _fits_s32(imm):
+    if fits_s32(imm):
         asm.emit(f"add qword ptr [{address}], %", *numbers, to_signed(imm))
     else:
         wide_imm = scratch.pop()
@@ -51,7 +48,7 @@ _PLUGIN_ADD_FORMS = {n_scratch: OpForm(Constraint((InSpec(ANY),), (), 0, (ANY,) 
 
 def _select_plugin_add_u64(target, op: Op, known: list, dead: int) -> OpForm:
     offset, imm = op.consts
-    return _PLUGIN_ADD_FORMS[(not _fits_s32(offset)) + (not _fits_s32(imm))]
+    return _PLUGIN_ADD_FORMS[(not fits_s32(offset)) + (not fits_s32(imm))]
 
 
 def plugin_selectors() -> dict[str, Callable]:

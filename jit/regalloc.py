@@ -721,13 +721,8 @@ class _BlockAllocator:
         for t, reg, _ in contract:
             contract_globals |= 1 << t
             contract_regs |= 1 << reg
-        if self.dirty & ~contract_globals:
-            self._sync_globals(~contract_globals)
-        live = self.liveness.live_at_label.get(label_id, 0)
+        self._sync_for_label(label_id, ~contract_globals)
         state, owner = self.state, self.owner
-        for t in self.local_indices:
-            if live >> t & 1 and (state[t] == IN_REG or state[t] == IS_CONST):
-                self._sync(t)
         for reg in range(16):
             t = owner[reg]
             if t >= 0 and not contract_globals >> t & 1:
@@ -762,12 +757,13 @@ class _BlockAllocator:
                 self._release(reg)
                 self._assign(spare, other)
 
-    def _sync_for_label(self, label_id: int) -> None:
-        """Before a branch to (or the fall through into) a label: every global and every local
-        live at the label must be in memory, where the code after the label finds them.
-        Registers stay valid for the fall-through path of a conditional branch."""
-        if self.dirty:
-            self._sync_globals()
+    def _sync_for_label(self, label_id: int, globals_mask: int = -1) -> None:
+        """Before a branch to (or the fall through into) a label: every global (of
+        globals_mask) and every local live at the label must be in memory, where the code after
+        the label finds them. Registers stay valid for the fall-through path of a conditional
+        branch."""
+        if self.dirty & globals_mask:
+            self._sync_globals(globals_mask)
         live = self.liveness.live_at_label.get(label_id, 0)
         state = self.state
         for t in self.local_indices:
