@@ -114,3 +114,18 @@ def test_argv0_option():
     forced = tcgjit("-0", "", str(BIN_DIR / "argv_O2"), "a")
     assert b"argv[0] non-empty 1" in plain.stdout
     assert b"argv[0] non-empty 0" in forced.stdout
+
+
+def test_in_process_run_leaves_the_garbage_collector_as_it_found_it():
+    """run() pauses, freezes and retunes Python's cyclic collector for the guest's run (see
+    tools/cli.py); a caller in the same process (tests, tools) must get it back unchanged."""
+    import gc
+
+    from tools import cli
+
+    thresholds = gc.get_threshold()
+    assert gc.isenabled()
+    assert cli.run([str(BIN_DIR / "exit42")]) == 42
+    assert gc.isenabled()
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0
