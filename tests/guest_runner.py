@@ -180,6 +180,45 @@ def load_expected(name: str) -> Expected | None:
     )
 
 
+def check_tcgjit_result(name: str, expected: Expected,
+                        run: Callable[[], subprocess.CompletedProcess]) -> None:
+    """Run tcgjit through `run` and fail the test unless its stdout, exit status and guest
+    stderr are qemu-riscv64's recorded ones (a timeout fails with the output so far)."""
+    import pytest
+
+    try:
+        result = run()
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{name}: tcgjit did not finish within {exc.timeout} s; stdout so far:\n"
+                    f"{first_difference(expected.stdout, exc.stdout or b'')}")
+    status = normalize_status(result.returncode)
+    stderr_tail = result.stderr[-3000:].decode(errors="replace")
+    assert result.stdout == expected.stdout, (
+        f"{name}: stdout differs from qemu-riscv64's\n"
+        f"{first_difference(expected.stdout, result.stdout)}\n"
+        f"tcgjit status {status}{signal_name(status)}; stderr (tail):\n{stderr_tail}")
+    assert status == expected.status, (
+        f"{name}: exit status {status}{signal_name(status)}, expected {expected.status}\n"
+        f"stderr (tail):\n{stderr_tail}")
+    if expected.stderr:
+        assert expected.stderr in result.stderr, (
+            f"{name}: guest stderr {expected.stderr!r} not found in tcgjit's stderr:\n"
+            f"{stderr_tail}")
+
+
+def check_recording(name: str, expected: Expected, qemu_result: subprocess.CompletedProcess,
+                    rerecord_hint: str) -> None:
+    """Fail unless qemu-riscv64 still gives the recorded result."""
+    status = normalize_status(qemu_result.returncode)
+    assert qemu_result.stdout == expected.stdout, (
+        f"{name}: recording is stale, qemu now prints something else; {rerecord_hint}\n"
+        f"{first_difference(expected.stdout, qemu_result.stdout)}")
+    assert status == expected.status, (
+        f"{name}: qemu status {status} != recorded {expected.status}; {rerecord_hint}")
+    assert qemu_result.stderr == expected.stderr, (
+        f"{name}: qemu stderr differs from the recording; {rerecord_hint}")
+
+
 def signal_name(status: int) -> str:
     if status > 128:
         try:

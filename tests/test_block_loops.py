@@ -5,14 +5,11 @@ with the interpreter on every global, on memory and on the exit, also when the l
 the middle, calls helpers, or is asked to stop."""
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guest.riscv.cpu import ENV_ARCH_SIZE, GPR_NAMES, make_globals
-from host_x86.backend import X86Backend
-from host_x86.guest_access import GUEST_GUARD_SIZE
-from host_x86.testing import GuestSpace, HostMemory
+from host_x86.testing import HostMemory
 from jit import emit as E
 from jit.cpustate import CpuEnv
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR
@@ -21,6 +18,7 @@ from jit.interp import run_block
 from jit.ir import MO_32S, MO_64, CallFlag, Cond, HelperInfo
 from jit.optimize import optimize
 from jit.regalloc import INHERIT, plan_labels
+from tests.native_fixtures import space_and_backend
 
 G = make_globals()
 R = G.by_name
@@ -30,17 +28,7 @@ LOOP_PC = 0x4000
 NAMES = [name for name in GPR_NAMES[1:] if name not in ("s11", "t6")]   # s11 counts, t6 walks
 
 
-@pytest.fixture(scope="module", params=[0, GUEST_GUARD_SIZE], ids=["unguarded", "guarded"])
-def space(request):
-    guest = GuestSpace(guard=request.param)
-    guest.map(DATA, DATA_SIZE)
-    yield guest
-    guest.close()
-
-
-@pytest.fixture(scope="module")
-def backend(space):
-    return X86Backend(space.base, guest_guarded=space.guard >= GUEST_GUARD_SIZE)
+space, backend = space_and_backend([(DATA, DATA_SIZE)], guard_variants=True)
 
 
 calls_seen: list[int] = []

@@ -23,14 +23,14 @@ import fp_cases  # noqa: E402
 
 from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_FFLAGS, OFF_FRM, make_globals  # noqa: E402
 from host_x86 import fpu, isel_fp  # noqa: E402
-from host_x86.backend import X86Backend  # noqa: E402
-from host_x86.testing import GuestSpace, HostMemory, NativeCode  # noqa: E402
+from host_x86.testing import HostMemory, NativeCode  # noqa: E402
 from jit import emit as E  # noqa: E402
 from jit import softfloat as sf  # noqa: E402
 from jit.cpustate import CpuEnv  # noqa: E402
 from jit.exits import ExitKind, encode_exit  # noqa: E402
 from jit.interp import run_block  # noqa: E402
 from jit.ir import MO_64, OPS, FpEnv, FpRm  # noqa: E402
+from tests.native_fixtures import space_and_backend  # noqa: E402
 
 FPENV = FpEnv(OFF_FFLAGS, OFF_FRM)
 GLOBALS = make_globals()
@@ -45,18 +45,7 @@ CHUNK = 150
 RANDOM_EXAMPLES = int(os.environ.get("TCGJIT_FP_EXAMPLES", "25"))
 
 
-@pytest.fixture(scope="module")
-def space():
-    guest = GuestSpace()
-    guest.map(INPUT_TABLE, TABLE_SIZE)
-    guest.map(OUTPUT_TABLE, TABLE_SIZE)
-    yield guest
-    guest.close()
-
-
-@pytest.fixture(scope="module")
-def backend(space):
-    return X86Backend(space.base)
+space, backend = space_and_backend([(INPUT_TABLE, TABLE_SIZE), (OUTPUT_TABLE, TABLE_SIZE)])
 
 
 # --------------------------------------------------------------------------------------------

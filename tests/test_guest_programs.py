@@ -38,25 +38,8 @@ def _expected(name: str) -> gr.Expected:
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_guest_program(name: str) -> None:
-    exp = _expected(name)
-    try:
-        res = gr.run_tcgjit(gr.binary_path(name), gr.guest_args(name), timeout=gr.timeout_for(name))
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout or b""
-        pytest.fail(f"{name}: tcgjit did not finish within {exc.timeout} s; stdout so far:\n"
-                    f"{gr.first_difference(exp.stdout, out)}")
-    status = gr.normalize_status(res.returncode)
-    stderr_tail = res.stderr[-3000:].decode(errors="replace")
-    assert res.stdout == exp.stdout, (
-        f"{name}: stdout differs from qemu-riscv64's\n"
-        f"{gr.first_difference(exp.stdout, res.stdout)}\n"
-        f"tcgjit status {status}{gr.signal_name(status)}; stderr (tail):\n{stderr_tail}")
-    assert status == exp.status, (
-        f"{name}: exit status {status}{gr.signal_name(status)}, expected {exp.status}\n"
-        f"stderr (tail):\n{stderr_tail}")
-    if exp.stderr:
-        assert exp.stderr in res.stderr, (
-            f"{name}: guest stderr {exp.stderr!r} not found in tcgjit's stderr:\n{stderr_tail}")
+    gr.check_tcgjit_result(name, _expected(name), lambda: gr.run_tcgjit(
+        gr.binary_path(name), gr.guest_args(name), timeout=gr.timeout_for(name)))
 
 
 @pytest.mark.skipif(gr.qemu_path() is None, reason="qemu-riscv64 not installed")
@@ -65,12 +48,7 @@ def test_recording_matches_qemu(name: str) -> None:
     exp = _expected(name)
     res = gr.run_qemu(gr.binary_path(name), gr.guest_args(name))
     assert res is not None
-    status = gr.normalize_status(res.returncode)
-    assert res.stdout == exp.stdout, (
-        f"{name}: recording is stale, qemu now prints something else; {RERECORD}\n"
-        f"{gr.first_difference(exp.stdout, res.stdout)}")
-    assert status == exp.status, f"{name}: qemu status {status} != recorded {exp.status}; {RERECORD}"
-    assert res.stderr == exp.stderr, f"{name}: qemu stderr differs from the recording; {RERECORD}"
+    gr.check_recording(name, exp, res, RERECORD)
 
 
 def test_every_program_is_recorded() -> None:

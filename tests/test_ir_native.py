@@ -14,13 +14,13 @@ import itertools
 import pytest
 
 from guest.riscv.cpu import ENV_ARCH_SIZE, make_globals
-from host_x86.backend import X86Backend
-from host_x86.testing import GuestSpace, HostMemory
+from host_x86.testing import HostMemory
 from jit import emit as E
 from jit.cpustate import CpuEnv
 from jit.exits import ExitKind, encode_exit
 from jit.interp import run_block
 from jit.ir import INT64_MIN, MASK64, MO_64, OPS, VALUE_OPS, Cond
+from tests.native_fixtures import space_and_backend
 
 EDGE_VALUES = (0, 1, 2, 3, MASK64, MASK64 - 1, INT64_MIN, INT64_MIN - 1, 0x8000_0000,
                0x7FFF_FFFF, 0xFFFF_FFFF, 0x1_0000_0000, 31, 32, 63, 64, 0x80,
@@ -43,18 +43,7 @@ def emit_op(name, outs, ins, consts=()):
     """Append any op of the table by name (through make_op, which checks its shape)."""
     E.current_block().ops.append(E.make_op(OPS[name], outs, ins, consts))
 
-@pytest.fixture(scope="module")
-def space():
-    guest = GuestSpace()
-    guest.map(INPUT_TABLE, TABLE_SIZE)
-    guest.map(OUTPUT_TABLE, TABLE_SIZE)
-    yield guest
-    guest.close()
-
-
-@pytest.fixture(scope="module")
-def backend(space):
-    return X86Backend(space.base)
+space, backend = space_and_backend([(INPUT_TABLE, TABLE_SIZE), (OUTPUT_TABLE, TABLE_SIZE)])
 
 
 def _operand_temps(kind: str, count: int):

@@ -55,24 +55,7 @@ def _skip_without_sysroot(name: str) -> None:
 def test_linux_program(name: str) -> None:
     exp = _expected(name)
     _skip_without_sysroot(name)
-    try:
-        res = SUITE.run_tcgjit(name)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout or b""
-        pytest.fail(f"{name}: tcgjit did not finish within {exc.timeout} s; stdout so far:\n"
-                    f"{gr.first_difference(exp.stdout, out)}")
-    status = gr.normalize_status(res.returncode)
-    stderr_tail = res.stderr[-3000:].decode(errors="replace")
-    assert res.stdout == exp.stdout, (
-        f"{name}: stdout differs from qemu-riscv64's\n"
-        f"{gr.first_difference(exp.stdout, res.stdout)}\n"
-        f"tcgjit status {status}{gr.signal_name(status)}; stderr (tail):\n{stderr_tail}")
-    assert status == exp.status, (
-        f"{name}: exit status {status}{gr.signal_name(status)}, expected {exp.status}\n"
-        f"stderr (tail):\n{stderr_tail}")
-    if exp.stderr:
-        assert exp.stderr in res.stderr, (
-            f"{name}: guest stderr {exp.stderr!r} not found in tcgjit's stderr:\n{stderr_tail}")
+    gr.check_tcgjit_result(name, exp, lambda: SUITE.run_tcgjit(name))
 
 
 @pytest.mark.skipif(gr.qemu_path() is None, reason="qemu-riscv64 not installed")
@@ -82,12 +65,7 @@ def test_recording_matches_qemu(name: str) -> None:
     _skip_without_sysroot(name)
     res = SUITE.run_qemu(name)
     assert res is not None
-    status = gr.normalize_status(res.returncode)
-    assert res.stdout == exp.stdout, (
-        f"{name}: recording is stale, qemu now prints something else; {RERECORD}\n"
-        f"{gr.first_difference(exp.stdout, res.stdout)}")
-    assert status == exp.status, f"{name}: qemu status {status} != recorded {exp.status}; {RERECORD}"
-    assert res.stderr == exp.stderr, f"{name}: qemu stderr differs from the recording; {RERECORD}"
+    gr.check_recording(name, exp, res, RERECORD)
 
 
 def test_every_program_is_recorded() -> None:

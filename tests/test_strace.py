@@ -43,17 +43,6 @@ def trace(process):
     return stream
 
 
-@pytest.fixture
-def pipe():
-    read_end, write_end = os.pipe()
-    yield read_end, write_end
-    for fd in (read_end, write_end):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
 def call(process, name, *args):
     registers = [argument & U64 for argument in args] + [0] * (6 - len(args))
     return do_syscall(process, SYSCALL_NUMBERS[name], registers)

@@ -36,17 +36,6 @@ def process():
     guest.close()
 
 
-@pytest.fixture
-def pipe():
-    read_end, write_end = os.pipe()
-    yield read_end, write_end
-    for fd in (read_end, write_end):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
 def syscall(process, number, *args):
     return do_syscall(process, number, list(args) + [0] * (6 - len(args)))
 
