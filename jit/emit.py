@@ -12,6 +12,7 @@ from jit.ir import (OPS, Cond, FpEnv, FpRm, GlobalSet, HelperInfo, IRBlock, Labe
                     OpDef, Temp, TempKind)
 
 _block: Optional[IRBlock] = None
+_NO_ARG = object()      # an emitter argument not given
 _CONST_KIND = TempKind.CONST
 _MASK64 = (1 << 64) - 1
 
@@ -57,8 +58,14 @@ def const(value: int) -> Temp:
     block = _block
     if block is None:
         block = current_block()
-    temp = block._consts.get(value & _MASK64)
-    return temp if temp is not None else block.const(value)
+    value &= _MASK64
+    temp = block._consts.get(value)
+    if temp is None:        # (IRBlock.const's miss path, without its repeated look-up)
+        temps = block.temps
+        temp = Temp(len(temps), _CONST_KIND, "", 0, value)
+        temps.append(temp)
+        block._consts[value] = temp
+    return temp
 
 
 def new_label() -> Label:
@@ -127,26 +134,27 @@ def _value_op(name: str):
     n_inputs = opdef.inputs
     const_kind = _CONST_KIND
 
+    # (Inputs as parameters with a default, not *args: no tuple per call. Anything unusual -
+    # a missing or extra argument, a wrong type - goes through _emit, which reports it.)
     if n_inputs == 2 and not opdef.consts:
-        def emitter(dst: Temp, *args) -> Op:
+        def emitter(dst: Temp, a=_NO_ARG, b=_NO_ARG, *rest) -> Op:
             block = _block
-            if len(args) == 2 and block is not None:
-                a, b = args
-                if type(dst) is Temp and dst.kind is not const_kind and type(a) is Temp \
-                        and type(b) is Temp:
-                    op = Op(opdef, [dst], [a, b], [])
-                    block.ops.append(op)
-                    return op
+            if block is not None and type(dst) is Temp and dst.kind is not const_kind \
+                    and type(a) is Temp and type(b) is Temp and not rest:
+                op = Op(opdef, [dst], [a, b], [])
+                block.ops.append(op)
+                return op
+            args = tuple(arg for arg in (a, b) if arg is not _NO_ARG) + rest
             return _emit(name, [dst], args[:n_inputs], args[n_inputs:])
     elif n_inputs == 1 and not opdef.consts:
-        def emitter(dst: Temp, *args) -> Op:
+        def emitter(dst: Temp, a=_NO_ARG, *rest) -> Op:
             block = _block
-            if len(args) == 1 and block is not None:
-                a = args[0]
-                if type(dst) is Temp and dst.kind is not const_kind and type(a) is Temp:
-                    op = Op(opdef, [dst], [a], [])
-                    block.ops.append(op)
-                    return op
+            if block is not None and type(dst) is Temp and dst.kind is not const_kind \
+                    and type(a) is Temp and not rest:
+                op = Op(opdef, [dst], [a], [])
+                block.ops.append(op)
+                return op
+            args = ((a,) if a is not _NO_ARG else ()) + rest
             return _emit(name, [dst], args[:n_inputs], args[n_inputs:])
     else:
         def emitter(dst: Temp, *args) -> Op:
@@ -323,7 +331,12 @@ def gen_call(helper: HelperInfo, result: Optional[Temp], args: Sequence[Temp]) -
 
 
 def gen_insn_start(pc: int) -> Op:
-    return _emit_no_temps(_INSN_START, [pc])
+    block = _block          # (_emit_no_temps inlined: one per guest instruction)
+    if block is None:
+        block = current_block()
+    op = Op(_INSN_START, [], [], [pc])
+    block.ops.append(op)
+    return op
 
 
 def gen_plugin_cb_start(from_, cb_type, rw: int) -> Op:

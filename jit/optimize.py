@@ -128,6 +128,33 @@ def _canonical_operand_order(op: Op) -> None:
         op.consts[0] = op.consts[0].swap()
 
 
+# What propagate_and_fold does with an op, by op definition (one dict look-up per op instead of
+# several flag tests).
+_PF_MARKER = 0        # no temps: kept as is (a label also ends what is known)
+_PF_LABEL = 1
+_PF_MOV = 2           # records a copy
+_PF_VALUE = 3         # a pure value op with a fold function
+_PF_BRCOND = 4
+_PF_OTHER = 5         # its outputs get new values; a call may write globals; BB_END forgets all
+
+
+def _pf_kind(opdef) -> int:
+    if opdef is _SET_LABEL:
+        return _PF_LABEL
+    if opdef.marker:
+        return _PF_MARKER
+    if opdef is _MOV:
+        return _PF_MOV
+    if opdef.fold is not None:
+        return _PF_VALUE
+    if opdef is _BRCOND:
+        return _PF_BRCOND
+    return _PF_OTHER
+
+
+_PF_KINDS = {opdef: _pf_kind(opdef) for opdef in OPS.values()}
+
+
 def propagate_and_fold(block: IRBlock) -> None:
     """Forward pass: replace inputs by known constants/copies, fold, simplify."""
     n_globals = len(block.globals.temps)
@@ -137,12 +164,19 @@ def propagate_and_fold(block: IRBlock) -> None:
     append = new_ops.append
     const = block.const
     mov, commutative, compares = _MOV, _COMMUTATIVE, _COMPARES
+    kinds = _PF_KINDS
+    marker, label_kind, mov_kind, value_kind, brcond_kind = (
+        _PF_MARKER, _PF_LABEL, _PF_MOV, _PF_VALUE, _PF_BRCOND)
+    const_kind = _CONST
     for op in block.ops:
         opdef = op.opdef
-        if opdef.marker:     # no temps; a label ends what is known
-            if opdef is _SET_LABEL:
-                copy_of.clear()
-                copies.clear()
+        kind = kinds[opdef]
+        if kind is marker:
+            append(op)
+            continue
+        if kind is label_kind:
+            copy_of.clear()
+            copies.clear()
             append(op)
             continue
         ins = op.ins
@@ -151,45 +185,64 @@ def propagate_and_fold(block: IRBlock) -> None:
                 if t.index in copy_of:
                     ins = op.ins = [copy_of.get(t.index, t) for t in ins]
                     break
-        fold = opdef.fold
-        if fold is not None:
-            if len(ins) >= 2 and ins[0].kind is _CONST and ins[1].kind is not _CONST:
-                if opdef in commutative:
-                    ins.reverse()
-                elif opdef in compares:
-                    ins[0], ins[1] = ins[1], ins[0]
-                    op.consts[0] = op.consts[0].swap()
-            for t in ins:
-                if t.kind is not _CONST:
-                    break
-            else:
-                value = fold(*[t.value for t in ins], *op.consts) & MASK64
+        if kind is value_kind:
+            if len(ins) >= 2:
+                first, second = ins[0], ins[1]
+                if first.kind is const_kind:
+                    if second.kind is not const_kind:
+                        if opdef in commutative:
+                            ins.reverse()
+                        elif opdef in compares:
+                            ins[0], ins[1] = second, first
+                            op.consts[0] = op.consts[0].swap()
+                        first, second = ins[0], ins[1]
+                    elif len(ins) == 2:
+                        value = opdef.fold(first.value, second.value, *op.consts) & MASK64
+                        op = Op(mov, op.outs, [const(value)], [])
+                        ins = op.ins
+                        kind = mov_kind
+                if kind is value_kind:
+                    if len(ins) == 2:
+                        if second.kind is const_kind or first.kind is const_kind \
+                                or first is second:
+                            source = _simplified(opdef, first, second, const)
+                            if source is not None:
+                                op = Op(mov, op.outs, [source], [])
+                                ins = op.ins
+                                kind = mov_kind
+                    else:
+                        for t in ins:
+                            if t.kind is not const_kind:
+                                break
+                        else:
+                            value = opdef.fold(*[t.value for t in ins], *op.consts) & MASK64
+                            op = Op(mov, op.outs, [const(value)], [])
+                            ins = op.ins
+                            kind = mov_kind
+                        if kind is value_kind and opdef is _MOVCOND and ins[2] is ins[3]:
+                            op = Op(mov, op.outs, [ins[2]], [])
+                            ins = op.ins
+                            kind = mov_kind
+            elif ins[0].kind is const_kind:
+                value = opdef.fold(ins[0].value, *op.consts) & MASK64
                 op = Op(mov, op.outs, [const(value)], [])
                 ins = op.ins
-            if op.opdef is not mov:
-                if len(ins) == 2 and op.outs and (ins[1].kind is _CONST or ins[0].kind is _CONST
-                                                  or ins[0] is ins[1]):
-                    source = _simplified(opdef, ins[0], ins[1], const)
-                    if source is not None:
-                        op = Op(mov, op.outs, [source], [])
-                        ins = op.ins
-                elif opdef is _MOVCOND and ins[2] is ins[3]:
-                    op = Op(mov, op.outs, [ins[2]], [])
-                    ins = op.ins
-        elif opdef is _BRCOND:
+                kind = mov_kind
+        elif kind is brcond_kind:
             a, b = ins
-            if a.kind is _CONST and b.kind is not _CONST:
-                ins[0], ins[1] = b, a
-                op.consts[0] = op.consts[0].swap()
-            elif a.kind is _CONST and b.kind is _CONST:
-                cond, label = op.consts
-                if cond.evaluate(a.value, b.value):
-                    op = Op(_BR, [], [], [label])
+            if a.kind is const_kind:
+                if b.kind is not const_kind:
+                    ins[0], ins[1] = b, a
+                    op.consts[0] = op.consts[0].swap()
                 else:
-                    label.refs -= 1
-                    continue
+                    cond, label = op.consts
+                    if cond.evaluate(a.value, b.value):
+                        op = Op(_BR, [], [], [label])
+                    else:
+                        label.refs -= 1
+                        continue
         outs = op.outs
-        if op.opdef is mov:
+        if kind is mov_kind:
             out = outs[0]
             source = ins[0]
             if out is source:
@@ -300,8 +353,11 @@ def _dce_pass(block: IRBlock, live_at_label: dict[int, int]):
 
 
 def remove_unused_labels(block: IRBlock) -> None:
-    if not block.labels:
-        return
+    for label in block.labels:
+        if label.refs == 0:
+            break
+    else:
+        return      # (the usual block: every label is used, no pass over the ops)
     block.ops = [op for op in block.ops
                  if not (op.opdef is _SET_LABEL and op.consts[0].refs == 0)]
 

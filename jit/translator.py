@@ -202,6 +202,8 @@ def translator_loop(ops: TranslatorOps, ctx: DisasContextBase, max_insns: int) -
         # Plugin hook: block start.
         instrumentation.tb_start(ctx)
     fetch_insn, insn_start, translate_insn = ops.fetch_insn, ops.insn_start, ops.translate_insn
+    # The default insn_start hook is its marker alone: emitted without the hook's own call.
+    default_insn_start = type(ops).insn_start is TranslatorOps.insn_start
     next_insn = DisasJump.NEXT
     pc_first, page_size = ctx.pc_first, ctx.page_size
     while True:
@@ -209,7 +211,10 @@ def translator_loop(ops: TranslatorOps, ctx: DisasContextBase, max_insns: int) -
             ctx.is_jmp = DisasJump.TOO_MANY
             break
         ctx.num_insns += 1
-        insn_start(ctx)
+        if default_insn_start:
+            gen_insn_start(ctx.pc_curr)
+        else:
+            insn_start(ctx)
         if instrumentation is not None:
             # Plugin hook: instruction start.
             instrumentation.insn_start(ctx)

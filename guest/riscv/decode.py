@@ -178,6 +178,7 @@ def _compiled_args_maker(fmt: Format, args_type):
 
 
 DECODE_CACHE_LIMIT = 1 << 16
+_NOT_CACHED = object()
 
 
 class Decoder:
@@ -220,12 +221,11 @@ class Decoder:
         Results are cached by word (a DecodedInsn is immutable): code repeats instruction words
         a lot (register saves, returns, common immediates)."""
         word &= 0xFFFFFFFF if word & 3 == 3 else 0xFFFF
-        try:
-            return self._cache[word]
-        except KeyError:
-            pass
-        insn = self._decode(word)
         cache = self._cache
+        insn = cache.get(word, _NOT_CACHED)
+        if insn is not _NOT_CACHED:     # (a sentinel: None is a cached illegal encoding)
+            return insn
+        insn = self._decode(word)
         if len(cache) >= DECODE_CACHE_LIMIT:
             cache.clear()
         cache[word] = insn

@@ -29,7 +29,7 @@ from typing import Callable, Optional
 
 from guest.errors import GuestFault
 from guest.riscv.cpu import GPR_NAMES, OFF_FRM, OFF_INSTRET, fpr_offset
-from guest.riscv.decode import DECODER, DecodedInsn, Decoder, insn_size
+from guest.riscv.decode import DECODE_CACHE_LIMIT, DECODER, DecodedInsn, Decoder, insn_size
 from guest.riscv.insn_table import FMT_B, FMT_C_BRANCH, FMT_C_J, FMT_C_JALR, FMT_C_JR, FMT_J
 from guest.riscv.disas import format_listing
 from guest.riscv.fp_env import gen_fflags_read, gen_fflags_write, gen_frm_write
@@ -220,7 +220,7 @@ def gen_goto_tb(ctx: DisasContext, slot: int, target: int) -> None:
             ctx.is_jmp = DisasJump.NORETURN
             return
     gen_goto_tb_op(slot)
-    gen_mov(ctx.pc_global, const(u64(target)))
+    gen_mov(ctx.pc_global, const(target))       # (const wraps to u64)
     gen_exit_tb(encode_exit(ExitKind.CHAIN, slot, ctx.block_id))
     ctx.is_jmp = DisasJump.NORETURN
 
@@ -294,6 +294,11 @@ def gen_branch(ctx: DisasContext, cond: Cond, first: Temp, second: Temp, target:
     gen_set_label(taken_label)
     gen_goto_tb(ctx, 1, target)
 
+
+# What back_edge_follows sees in an instruction besides a conditional branch's offset (an int).
+_NO_LANDMARK = object()     # an instruction that neither branches nor jumps
+_END_OF_SCAN = object()     # a jump, or an illegal encoding: the scan stops
+_UNCLASSIFIED = object()    # (not in the cache yet)
 
 # goto_tb slots 0 and 1 are the block's last exits; side exits take the next ones.
 MAX_SIDE_EXITS = MAX_EXIT_SLOTS - 2
@@ -584,6 +589,11 @@ class RiscvFrontend(TranslatorOps):
         self._translate_by_pattern = {p: registry[p.translate_name]
                                       for p in decoder.instructions}
         self._decoded = decoder.cached     # (fetch cuts words to their size, like decode)
+        # Instruction word -> (decoded instruction, translate function): see _dispatch_entry.
+        self._dispatch_cache: dict[int, tuple] = {}
+        self._dispatch = self._dispatch_cache.get
+        # Instruction word -> what the loop-body scan sees in it (see _classify_landmark).
+        self._landmarks: dict[int, object] = {}
 
     # ---- public API
 
@@ -620,26 +630,60 @@ class RiscvFrontend(TranslatorOps):
         with other instructions and is not one.)"""
         limit = min(max_insns, self.LOOP_SCAN_INSNS)
         page_end = (pc | (GUEST_PAGE_SIZE - 1)) + 1
+        landmarks = self._landmarks.get
+        from_bytes = int.from_bytes
+        window, window_start = self._window, self._window_start
         insn_pc = start
+        # (The loop reads the fetch window itself: this scan decodes up to LOOP_SCAN_INSNS
+        # instructions per block, most of them thrown away, so it must cost little.)
         for _ in range(limit):
-            try:
-                word, size = self._fetch_insn_bits(insn_pc)
-            except GuestFault:
-                return False
+            offset = insn_pc - window_start
+            if 0 <= offset <= len(window) - 4:
+                word = from_bytes(window[offset:offset + 4], "little")
+                if word & 3 == 3:
+                    size = 4
+                else:
+                    word &= 0xFFFF
+                    size = 2
+            else:
+                try:
+                    word, size = self._fetch_insn_bits(insn_pc)
+                except GuestFault:
+                    return False
+                window, window_start = self._window, self._window_start
             if insn_pc + size > page_end:
                 return False
-            insn = self._decoded(word) or self.decoder.decode(word)
-            if insn is None:
-                return False
+            landmark = landmarks(word, _UNCLASSIFIED)
+            if landmark is _UNCLASSIFIED:
+                landmark = self._classify_landmark(word)
+            if landmark is not _NO_LANDMARK:
+                if landmark is _END_OF_SCAN:
+                    return False
+                if insn_pc + landmark == pc:    # a conditional branch's offset
+                    return True
+            insn_pc += size
+        return False
+
+    def _classify_landmark(self, word: int):
+        """What back_edge_follows sees in an instruction word (cached by word, like decoding):
+        a conditional branch's offset, _END_OF_SCAN (a jump, or an illegal encoding), or
+        _NO_LANDMARK."""
+        insn = self._decoded(word) or self.decoder.decode(word)
+        if insn is None:
+            landmark = _END_OF_SCAN
+        else:
             fmt = insn.pattern.format
             # (Formats are compared by identity: hashing their dataclass costs more.)
             if fmt is FMT_B or fmt is FMT_C_BRANCH:
-                if insn_pc + insn.args.imm == pc:
-                    return True
+                landmark = insn.args.imm
             elif fmt is FMT_J or fmt is FMT_C_J or fmt is FMT_C_JR or fmt is FMT_C_JALR:
-                return False
-            insn_pc += size
-        return False
+                landmark = _END_OF_SCAN
+            else:
+                landmark = _NO_LANDMARK
+        if len(self._landmarks) >= DECODE_CACHE_LIMIT:
+            self._landmarks.clear()
+        self._landmarks[word] = landmark
+        return landmark
 
     def disassemble(self, pc: int, size: int) -> str:
         """Listing of the guest code in [pc, pc + size) (a block's guest_pc and guest_size)."""
@@ -652,23 +696,36 @@ class RiscvFrontend(TranslatorOps):
 
     def fetch_insn(self, ctx: DisasContext) -> bool:
         pc = ctx.pc_next
-        try:
-            word, size = self._fetch_insn_bits(pc)
-        except GuestFault:
-            if ctx.num_insns == 0:
-                raise
-            return False
+        # (_fetch_insn_bits's common case inlined: the instruction is in the fetch window.)
+        offset = pc - self._window_start
+        window = self._window
+        if 0 <= offset <= len(window) - 4:
+            word = int.from_bytes(window[offset:offset + 4], "little")
+            if word & 3 == 3:
+                size = 4
+            else:
+                word &= 0xFFFF
+                size = 2
+        else:
+            try:
+                word, size = self._fetch_insn_bits(pc)
+            except GuestFault:
+                if ctx.num_insns == 0:
+                    raise
+                return False
         ctx.pc_curr = pc
         ctx.pc_next = pc + size
         ctx.insn_word = word
         return True
 
     def translate_insn(self, ctx: DisasContext) -> None:
-        insn = self._decoded(ctx.insn_word)
-        if insn is None:
-            insn = self.decoder.decode(ctx.insn_word)
+        word = ctx.insn_word
+        entry = self._dispatch(word)
+        if entry is None:
+            entry = self._dispatch_entry(word)
+        insn, translate = entry
         ctx.insn = insn
-        if insn is None or not self._translate_by_pattern[insn.pattern](ctx, insn.args):
+        if translate is None or not translate(ctx, insn.args):
             gen_exception(ctx, ExitKind.ILLEGAL)
             return
         # (The rare page position first: it decides nearly every instruction at once.)
@@ -676,11 +733,24 @@ class RiscvFrontend(TranslatorOps):
                 and ctx.is_jmp is DisasJump.NEXT and self._next_insn_straddles_page(ctx):
             ctx.is_jmp = DisasJump.TOO_MANY
 
+    def _dispatch_entry(self, word: int) -> tuple[Optional[DecodedInsn], Optional[TranslateFn]]:
+        """(decoded instruction, its translate function), both None for an illegal word;
+        cached by word like decoding."""
+        insn = self._decoded(word) or self.decoder.decode(word)
+        entry = (None, None) if insn is None else (insn, self._translate_by_pattern[insn.pattern])
+        if len(self._dispatch_cache) >= DECODE_CACHE_LIMIT:
+            self._dispatch_cache.clear()
+        self._dispatch_cache[word] = entry
+        return entry
+
     def tb_stop(self, ctx: DisasContext) -> None:
         if ctx.is_jmp is DisasJump.TOO_MANY:
             gen_goto_tb(ctx, 0, ctx.pc_next)
         for emit_exit in ctx.out_of_line:
             emit_exit()
+        # (The closures refer to ctx: dropping them breaks the cycle, so that the translation's
+        # objects are freed at once by reference counting, not by the cyclic collector.)
+        ctx.out_of_line.clear()
         INSTRET_COUNTER.finish(ctx, ctx.num_insns - int(ctx.last_insn_traps))
 
     # ---- fetching
