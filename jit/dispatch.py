@@ -1,8 +1,20 @@
 """The dispatcher: block cache keyed by guest pc, translation on a miss, native execution, and
-handling of every exit that comes back to Python (syscalls, faults, illegal instructions)."""
+handling of every exit that comes back to Python (syscalls, faults, illegal instructions).
+
+Cold blocks: most blocks a program translates run once or twice (glibc's start-up and exit code
+is about half of a benchmark's translation). Compiling a block to host code costs about 3x its
+frontend translation and 5x a run of its IR in the reference interpreter, so a new block is
+translated to IR only and run by the interpreter (`jit/interp.py`, which writes every guest
+register back to env as it goes, so the guest state stays exact at every exit and fault) for its
+first `cold_runs` runs, and compiled when it is entered again. Blocks with a loop inside are
+compiled at once, and there are no cold blocks while plugins instrument translation (the
+interpreter cannot run their callbacks) or while the translation dumps (`-d in_asm`...) or
+`-d exec` are on, which show every block.
+"""
 from __future__ import annotations
 
 import signal
+import time
 from typing import Callable, Optional, Protocol
 
 from jit.code_cache import CodeCacheFull
@@ -10,9 +22,53 @@ from jit.cpustate import CpuEnv
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, decode_exit
 from jit.interp import run_block
-from jit.pipeline import Pipeline
+from jit.pipeline import DEFAULT_COLD_RUNS, Pipeline
 
 PAGE_SHIFT = 12
+
+# Cold blocks kept as IR at most; beyond that they are all dropped (and translated again if
+# they run again), so a program with a huge code footprint does not keep IR without bound.
+MAX_COLD_BLOCKS = 8192
+
+
+class ColdBlock:
+    """A block translated to IR, not compiled yet (see the module docstring)."""
+
+    __slots__ = ("block", "block_id", "frontend_seconds", "runs", "start", "end")
+
+    def __init__(self, block, block_id: int, frontend_seconds: float, start: int):
+        self.block = block
+        self.block_id = block_id
+        self.frontend_seconds = frontend_seconds
+        self.runs = 0
+        self.start = start
+        self.end = start + max(block.guest_size, 1)
+
+
+class OwnCodeWrite(Exception):
+    """A cold block stored into its own guest code."""
+
+
+class ColdBlockMemory:
+    """Guest memory as the interpreter sees it while it runs a cold block. A store into the
+    block's own code is refused (the interpreter reports it as a write fault; the dispatcher
+    then runs that store alone and goes on with the rewritten code, as after a store into
+    translated code), so that the rest of the block never runs stale."""
+
+    def __init__(self, memory):
+        self.memory = memory
+        self.running: Optional[ColdBlock] = None
+        self.refused_own_code_write = False
+
+    def read(self, addr: int, size: int) -> bytes:
+        return self.memory.read(addr, size)
+
+    def write(self, addr: int, data: bytes) -> None:
+        running = self.running
+        if addr < running.end and addr + len(data) > running.start:
+            self.refused_own_code_write = True
+            raise OwnCodeWrite(addr)
+        self.memory.write(addr, data)
 
 
 class GuestSignal(Exception):
@@ -77,18 +133,26 @@ class GuestRuntime(Protocol):
 
 class Dispatcher:
     def __init__(self, pipeline: Pipeline, backend, env: CpuEnv, runtime: GuestRuntime,
-                 fetch_fault_types: tuple):
+                 fetch_fault_types: tuple, cold_runs: int = 0):
         """fetch_fault_types: the exceptions (with an `addr`) the frontend raises when guest
-        code cannot be fetched; they end the run with SIGSEGV."""
+        code cannot be fetched; they end the run with SIGSEGV. cold_runs: how many times a new
+        block runs in the interpreter before it is compiled (see the module docstring)."""
         self.pipeline = pipeline
         self.backend = backend
         self.env = env
         self.runtime = runtime
         self.fetch_fault_types = fetch_fault_types
         self.blocks: dict[int, object] = {}     # guest pc -> native block
-        self.natives: list[object] = []         # block id -> native block
+        self.natives: list[object] = []         # block id -> native block (None: still cold)
+        self.cold_runs = cold_runs
+        self.cold_blocks: dict[int, ColdBlock] = {}     # guest pc -> cold block
+        self.cold_memory = ColdBlockMemory(runtime.memory)
+        self._cold_position = [0, 0]           # the interpreter's (guest pc, insns started)
         self.blocks_by_page: dict[int, list] = {}  # guest page -> [(native, guest end)]
         self.exec_log = pipeline.log.enabled("exec")
+        if self.exec_log or any(pipeline.log.enabled(item)
+                                for item in ("in_asm", "op", "op_opt", "out_asm")):
+            self.cold_runs = 0
         # With -d exec every block entry must come back through the dispatcher to be logged.
         self.chaining = not self.exec_log
         # Run (in order) at the next safe point asked for with request_safe_point: the top of
@@ -109,32 +173,75 @@ class Dispatcher:
         self.interrupted_by: Optional[int] = None
 
     def lookup_or_translate(self, pc: int):
-        """The block at guest pc, translated if needed. Translation happens only here, called
-        from the run loop, where no generated code is on the stack: the code cache may be
-        flushed (and every other block dropped) to make room."""
+        """The block at guest pc, compiled if needed. Translation happens only here and in
+        `_cold_block`, called from the run loop, where no generated code is on the stack: the
+        code cache may be flushed (and every other block dropped) to make room."""
         native = self.blocks.get(pc)
         if native is None:
+            cold = self.cold_blocks.pop(pc, None)
+            native = self._translate(pc) if cold is None else self._compile_cold(cold)
+        return native
+
+    def _translate(self, pc: int):
+        try:
             try:
-                try:
-                    block, native = self.pipeline.translate(pc, len(self.natives))
-                except CodeCacheFull:
-                    # As qemu: flush everything, translate again (the translation callbacks of
-                    # plugins run again too). The cache always has room for one block.
-                    self.flush_code_cache()
-                    block, native = self.pipeline.translate(pc, len(self.natives))
+                block, native = self.pipeline.translate(pc, len(self.natives))
+            except CodeCacheFull:
+                # As qemu: flush everything, translate again (the translation callbacks of
+                # plugins run again too). The cache always has room for one block.
+                self.flush_code_cache()
+                block, native = self.pipeline.translate(pc, len(self.natives))
+        except self.fetch_fault_types as fault:
+            raise GuestSignal(signal.SIGSEGV, pc, fault.addr) from None
+        self.natives.append(native)
+        self._install(pc, block, native)
+        return native
+
+    def _compile_cold(self, cold: ColdBlock):
+        try:
+            native = self.pipeline.compile(cold.block, cold.block_id, cold.frontend_seconds)
+        except CodeCacheFull:
+            self.flush_code_cache()        # (the cold blocks go too: their ids are gone)
+            return self._translate(cold.start)
+        self.natives[cold.block_id] = native
+        self._install(cold.start, cold.block, native)
+        return native
+
+    def _install(self, pc: int, block, native) -> None:
+        self.blocks[pc] = native
+        end = pc + max(block.guest_size, 1)
+        for page in range(pc >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+            self.blocks_by_page.setdefault(page, []).append((native, end))
+        self.runtime.on_code_translated(pc, end)
+
+    def _cold_block(self, pc: int) -> Optional[ColdBlock]:
+        """The cold block at pc, translated to IR if new; None when it is to be compiled now
+        (it has had its cold runs, or it loops)."""
+        cold = self.cold_blocks.get(pc)
+        if cold is None:
+            if len(self.cold_blocks) >= MAX_COLD_BLOCKS:
+                self.cold_blocks.clear()
+            block_id = len(self.natives)
+            try:
+                block, seconds = self.pipeline.translate_to_ir(pc, block_id)
             except self.fetch_fault_types as fault:
                 raise GuestSignal(signal.SIGSEGV, pc, fault.addr) from None
-            self.natives.append(native)
-            self.blocks[pc] = native
-            end = pc + max(block.guest_size, 1)
-            for page in range(pc >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
-                self.blocks_by_page.setdefault(page, []).append((native, end))
-            self.runtime.on_code_translated(pc, end)
-        return native
+            self.natives.append(None)
+            cold = ColdBlock(block, block_id, seconds, pc)
+            self.cold_blocks[pc] = cold
+            # A guest store into this code must drop the IR, as it drops translations.
+            self.runtime.on_code_translated(pc, cold.end)
+            if block.loops_inside:
+                return None
+        return cold if cold.runs < self.cold_runs else None
 
     def invalidate_range(self, start: int, end: int) -> None:
         """Drop every translation of guest code in [start, end): it was rewritten, unmapped or
         made non-executable. Chained jumps into the dropped blocks are undone first."""
+        if self.cold_blocks:
+            for cold in [cold for cold in self.cold_blocks.values()
+                         if cold.start < end and cold.end > start]:
+                del self.cold_blocks[cold.start]
         first_page, last_page = start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
         if last_page - first_page >= len(self.blocks_by_page):
             pages = [page for page in self.blocks_by_page if first_page <= page <= last_page]
@@ -159,12 +266,14 @@ class Dispatcher:
         write fault unprotects them and finds no block to drop), as in qemu."""
         self.blocks.clear()
         self.natives.clear()
+        self.cold_blocks.clear()
         self.blocks_by_page.clear()
         self.code_generation += 1
         for hook in self.flush_hooks:
             hook()
 
     def invalidate_all(self) -> None:
+        self.cold_blocks.clear()
         for native in list(self.blocks.values()):
             self._drop(native)
         self.blocks_by_page.clear()
@@ -219,7 +328,16 @@ class Dispatcher:
                     hook()
             pc = env.read_u64(pc_offset)
             generation = self.code_generation
-            native = self.lookup_or_translate(pc)
+            native = self.blocks.get(pc)
+            if native is None:
+                cold = self._cold_block(pc) if self._cold_blocks_allowed() else None
+                if cold is not None:
+                    chain_from = None
+                    status = self._run_cold(cold)
+                    if status is not None:
+                        return status
+                    continue
+                native = self.lookup_or_translate(pc)
             if chain_from is not None and self.chaining and generation == self.code_generation:
                 # Patch the exit's goto_tb so that next time it jumps straight here (unless
                 # the lookup flushed the code cache: the exit's block is gone).
@@ -237,59 +355,112 @@ class Dispatcher:
                 continue
             if kind is ExitKind.LOOKUP:
                 if self.chaining:
-                    # Let generated code find the target of this indirect jump by itself.
+                    # Let generated code find the target of this indirect jump by itself
+                    # (once it is compiled: a cold one runs from the loop first).
                     target = env.read_u64(pc_offset)
-                    backend.jump_cache.set(target, self.lookup_or_translate(target).host_addr)
+                    target_native = self.blocks.get(target)
+                    if target_native is None and not self._cold_blocks_allowed():
+                        target_native = self.lookup_or_translate(target)
+                    if target_native is not None:
+                        backend.jump_cache.set(target, target_native.host_addr)
                 continue
-            if kind is ExitKind.SYSCALL:
-                status = self.runtime.on_syscall(env)
-                if status is not None:
-                    return status
-            elif kind is ExitKind.FAULT:
-                self._tell_fault_hooks(env.read_u64(ENV_FAULT_HOST_PC))
-                fault = self._fault_signal()
-                if not (env.read_u64(ENV_FAULT_IS_WRITE)
-                        and self.runtime.on_code_write_fault(fault.addr)):
-                    raise fault
-                # The store hit a page holding translated code: run it again, once, in the
-                # interpreter (its page is writable now; a native retranslation of its own page
-                # would protect it again).
-                status = self._step_in_interpreter(env.read_u64(ENV_FAULT_HOST_PC))
-                if status is not None:
-                    return status
-            elif kind is ExitKind.SYNC_ICACHE:
-                self.invalidate_all()
-            elif kind is ExitKind.MISALIGNED:
-                raise GuestSignal(signal.SIGBUS, env.read_u64(pc_offset),
-                                  env.read_u64(ENV_FAULT_ADDR))
-            elif kind is ExitKind.ILLEGAL:
-                pc = env.read_u64(pc_offset)
-                raise GuestSignal(signal.SIGILL, pc, detail=self.runtime.describe_illegal(pc))
-            elif kind is ExitKind.BREAK:
-                raise GuestSignal(signal.SIGTRAP, env.read_u64(pc_offset))
-            elif kind is ExitKind.STOP:
-                env.write_u64(ENV_EXIT_REQUEST, 0)
-                stop = self.on_stop()
-                if stop is not None:
-                    return stop
+            if kind is ExitKind.FAULT:
+                status = self._native_fault()
+            else:
+                status = self._guest_exit(kind)
+            if status is not None:
+                return status
+
+    def _guest_exit(self, kind: ExitKind) -> Optional[int]:
+        """The exits a native or a cold block may take other than chaining, lookups and
+        faults; an int ends the run (status)."""
+        env = self.env
+        pc_offset = self.runtime.pc_offset
+        if kind is ExitKind.SYSCALL:
+            return self.runtime.on_syscall(env)
+        if kind is ExitKind.SYNC_ICACHE:
+            self.invalidate_all()
+        elif kind is ExitKind.MISALIGNED:
+            raise GuestSignal(signal.SIGBUS, env.read_u64(pc_offset),
+                              env.read_u64(ENV_FAULT_ADDR))
+        elif kind is ExitKind.ILLEGAL:
+            pc = env.read_u64(pc_offset)
+            raise GuestSignal(signal.SIGILL, pc, detail=self.runtime.describe_illegal(pc))
+        elif kind is ExitKind.BREAK:
+            raise GuestSignal(signal.SIGTRAP, env.read_u64(pc_offset))
+        elif kind is ExitKind.STOP:
+            env.write_u64(ENV_EXIT_REQUEST, 0)
+            return self.on_stop()
+        return None
+
+    def _native_fault(self) -> Optional[int]:
+        env = self.env
+        host_pc = env.read_u64(ENV_FAULT_HOST_PC)
+        self._tell_fault_hooks(host_pc)
+        # The block counted all its instructions when it started: the faulting one and those
+        # after it are taken back.
+        native = self.backend.block_at(host_pc) if host_pc else None
+        if native is not None:
+            index = native.insn_index_at(host_pc - native.host_addr)
+            self._take_back_insns(len(native.insn_map) - index)
+        fault = self._fault_signal()
+        if not (env.read_u64(ENV_FAULT_IS_WRITE)
+                and self.runtime.on_code_write_fault(fault.addr)):
+            raise fault
+        # The store hit a page holding translated code: run it again, once, in the interpreter
+        # (its page is writable now; a native retranslation of its own page would protect it
+        # again; the step counts the instruction).
+        return self._step_in_interpreter()
+
+    def _cold_blocks_allowed(self) -> bool:
+        # (plugins may start instrumenting at any time)
+        return self.cold_runs > 0 and self.pipeline.frontend.instrumentation is None
+
+    def _run_cold(self, cold: ColdBlock) -> Optional[int]:
+        """Run a cold block in the interpreter and handle how it left; an int ends the run."""
+        env = self.env
+        if env.read_u64(ENV_EXIT_REQUEST) & 0xFFFF_FFFF:     # as a native block's entry check
+            return self._guest_exit(ExitKind.STOP)
+        memory = self.cold_memory
+        memory.running = cold
+        position = self._cold_position
+        position[0], position[1] = cold.start, 0
+        cold.runs += 1
+        started = time.perf_counter()
+        value = run_block(cold.block, env, memory, position=position)
+        stats = self.pipeline.stats
+        stats.interpreted_runs += 1
+        stats.interpreted_seconds += time.perf_counter() - started
+        kind = decode_exit(value)[0]
+        if kind is ExitKind.CHAIN or kind is ExitKind.LOOKUP:
+            return None
+        if kind is not ExitKind.FAULT:
+            return self._guest_exit(kind)
+        # The interpreter stopped at the faulting instruction with the guest state before it
+        # in env; the block counted all its instructions when it started.
+        pc, started_insns = position
+        env.write_u64(self.runtime.pc_offset, pc)
+        self._take_back_insns(cold.block.n_insns - (started_insns - 1))
+        if memory.refused_own_code_write:
+            memory.refused_own_code_write = False
+            return self._step_in_interpreter()
+        raise GuestSignal(signal.SIGSEGV, pc, env.read_u64(ENV_FAULT_ADDR))
 
     def on_stop(self) -> Optional[int]:
         """An exit request reached generated code; subclasses / later issues decide what to do."""
         return None
 
-    def _step_in_interpreter(self, host_pc: int) -> Optional[int]:
-        """Execute the one guest instruction at env.pc with the reference interpreter, after
-        the native block it faulted in. That block counted all its instructions when it
-        started: the faulting one and those after it are taken back (the step counts its own).
-        """
-        env = self.env
-        pc_offset = self.runtime.pc_offset
-        native = self.backend.block_at(host_pc) if host_pc else None
+    def _take_back_insns(self, count: int) -> None:
         counter = self.runtime.retired_counter_offset
-        if native is not None and counter is not None:
-            index = native.insn_index_at(host_pc - native.host_addr)
-            env.write_u64(counter, env.read_u64(counter) - (len(native.insn_map) - index))
-        pc = env.read_u64(pc_offset)
+        if counter is not None:
+            env = self.env
+            env.write_u64(counter, env.read_u64(counter) - count)
+
+    def _step_in_interpreter(self) -> Optional[int]:
+        """Execute the one guest instruction at env.pc with the reference interpreter (after a
+        store into translated code, or into the code of the cold block that ran it)."""
+        env = self.env
+        pc = env.read_u64(self.runtime.pc_offset)
         # Without plugin instrumentation: the instruction's start callbacks already ran in the
         # native block (and the interpreter has no scoreboard memory for empty callbacks).
         frontend = self.pipeline.frontend

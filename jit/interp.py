@@ -6,7 +6,7 @@ the exit value for every block (the property tests check exactly that).
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Optional, Protocol
 
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, encode_exit
@@ -69,7 +69,7 @@ def _env_store(env: EnvAccess, offset: int, memop: MemOp, value: int) -> None:
 
 
 def run_block(block: IRBlock, env: EnvAccess, memory: MemoryAccess, host_memory=None,
-              max_steps: int = 1_000_000) -> int:
+              max_steps: int = 1_000_000, position: Optional[list] = None) -> int:
     """Execute the block's ops; return the exit value (jit/exits.py encoding).
 
     Globals are read from and written back to `env` (at their offsets) as the ops run, so a fault
@@ -77,6 +77,8 @@ def run_block(block: IRBlock, env: EnvAccess, memory: MemoryAccess, host_memory=
     in env. A refused guest access returns encode_exit(FAULT) after setting env's fault_addr and
     fault_is_write, and fault_host_pc to 0 (there is no host pc).
     `host_memory` serves ld_host/st_host (a MemoryAccess over absolute addresses).
+    `position`, when given ([0, 0] on entry), follows the instructions as they start: the guest
+    pc of the one running and how many have started (after a fault: the faulting one, counted).
     """
     values: dict[int, int] = {}
     label_index = {op.consts[0].id: i for i, op in enumerate(block.ops) if op.name == "set_label"}
@@ -111,6 +113,9 @@ def run_block(block: IRBlock, env: EnvAccess, memory: MemoryAccess, host_memory=
             continue
         name = opdef.name
         if opdef.marker:
+            if position is not None and name == "insn_start":
+                position[0] = op.consts[0]
+                position[1] += 1
             continue
         if name == "br":
             pc = _jump(label_index, op.consts[0])

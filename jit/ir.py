@@ -545,6 +545,7 @@ class IRBlock:
         self._consts: dict[int, Temp] = {}
         self.guest_size = 0       # bytes of guest code covered
         self.n_insns = 0          # guest instructions
+        self.loops_inside = False  # a branch back to a loop head label (jit/translator.py)
 
     def new_temp(self, name: str = "") -> Temp:
         index = len(self.temps)

@@ -99,6 +99,7 @@ class DisasContextBase:
         if self._loop_head is None:
             self._loop_head = new_label()
             gen_loop_head(self._loop_head)
+            self.block.loops_inside = True
         return self._loop_head
 
     @property

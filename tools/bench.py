@@ -223,14 +223,24 @@ def summarize_bench(result: BenchResult) -> dict:
         run = stats_runs[0]
         seconds = run.stats.get("seconds", 0.0)
         translated = run.stats.get("guest_insns", 0)
+        # Cold blocks (jit/dispatch.py): their frontend time is translation time too; the
+        # rate is the one of the blocks translated all the way to host code.
+        cold_seconds = run.stats.get("cold_seconds", 0.0)
+        interpreted_seconds = run.stats.get("interpreted_seconds", 0.0)
         translation = {
             "seconds": seconds,
             "wall": run.seconds,
-            "share": ratio(seconds, run.seconds),
+            "share": ratio(seconds + cold_seconds, run.seconds),
             "blocks": run.stats.get("blocks"),
             "guest_insns": translated,
             "insns_per_second": ratio(translated, seconds),
             "per_pass": run.stats.get("per_pass"),
+            "cold_blocks": run.stats.get("cold_blocks", 0),
+            "cold_insns": run.stats.get("cold_insns", 0),
+            "cold_seconds": cold_seconds,
+            "interpreted_runs": run.stats.get("interpreted_runs", 0),
+            "interpreted_seconds": interpreted_seconds,
+            "interpreted_share": ratio(interpreted_seconds, run.seconds),
         }
     mips = {c: (insns / med[c] / 1e6 if insns and med[c] else None)
             for c in ("native", "qemu", "tcgjit")}
@@ -287,13 +297,16 @@ def summarize(results: list[BenchResult], meta: Optional[dict] = None) -> dict:
     for group, key in GEOMEAN_KEYS:
         values = [row[group][key] for row in suite if row[group].get(key) is not None]
         geo[f"{group}.{key}"] = {"value": geomean(values), "n": len(values)}
-    for key in ("share", "insns_per_second"):
+    for key in ("share", "interpreted_share", "insns_per_second"):
         values = [_translation_value(row, key) for row in suite
                   if _translation_value(row, key) is not None]
         geo[f"translation.{key}"] = {"value": geomean(values), "n": len(values)}
     total_seconds = sum(_translation_value(row, "seconds") or 0.0 for row in suite)
     total_translated = sum(_translation_value(row, "guest_insns") or 0 for row in suite)
     translation_rate = total_translated / total_seconds if total_seconds > 0 else None
+    cold = {key: sum(_translation_value(row, key) or 0 for row in suite)
+            for key in ("cold_blocks", "cold_insns", "cold_seconds", "interpreted_runs",
+                        "interpreted_seconds")}
     startup = next((row for row in rows if row["startup"]), None)
     startup_tcgjit = startup["median"]["tcgjit"] if startup else None
     targets = {
@@ -317,7 +330,7 @@ def summarize(results: list[BenchResult], meta: Optional[dict] = None) -> dict:
         "geomean": geo,
         "suite_size": len(suite),
         "translation_total": {"seconds": total_seconds, "guest_insns": total_translated,
-                              "insns_per_second": translation_rate},
+                              "insns_per_second": translation_rate, **cold},
         "startup": startup,
         "targets": targets,
         "ok": all(row["ok"] for row in rows),
@@ -372,7 +385,7 @@ def format_table(summary: dict) -> str:
         out.append("")
 
     headers = ["benchmark", "native", "qemu", "tcgjit", "tcg/qemu", "tcg/nat", "xlate%",
-               "xlate kinsn/s", "Minsn", "MIPS tcg", "MIPS qemu", "status"]
+               "interp%", "xlate kinsn/s", "Minsn", "MIPS tcg", "MIPS qemu", "status"]
     rows = []
     for row in suite:
         t = row["translation"] or {}
@@ -380,12 +393,14 @@ def format_table(summary: dict) -> str:
                      _fmt_time(row["median"]["qemu"]), _fmt_time(row["median"]["tcgjit"]),
                      _fmt_ratio(row["ratios"]["tcgjit/qemu"]),
                      _fmt_ratio(row["ratios"]["tcgjit/native"]), _fmt_pct(t.get("share")),
+                     _fmt_pct(t.get("interpreted_share")),
                      _fmt_count(t.get("insns_per_second"), 1e3),
                      _fmt_count(row["insns"], 1e6), _fmt_count(row["mips"]["tcgjit"], 1),
                      _fmt_count(row["mips"]["qemu"], 1), "ok" if row["ok"] else "FAILED"])
     rows.append(["geomean", _fmt_time(g("median.native")), _fmt_time(g("median.qemu")),
                  _fmt_time(g("median.tcgjit")), _fmt_ratio(g("ratios.tcgjit/qemu")),
                  _fmt_ratio(g("ratios.tcgjit/native")), _fmt_pct(g("translation.share")),
+                 _fmt_pct(g("translation.interpreted_share")),
                  _fmt_count(g("translation.insns_per_second"), 1e3), "",
                  _fmt_count(g("mips.tcgjit"), 1), _fmt_count(g("mips.qemu"), 1), ""])
     out += _table(headers, rows, left=(0, len(headers) - 1))
@@ -447,6 +462,11 @@ def format_table(summary: dict) -> str:
     if tt.get("insns_per_second") is not None:
         out.append(f"translation: {tt['guest_insns']} guest instructions in "
                    f"{tt['seconds']:.2f} s = {tt['insns_per_second'] / 1e3:.0f} k/s over the suite")
+    if tt.get("cold_blocks"):
+        out.append(f"cold blocks: {tt['cold_blocks']} ({tt['cold_insns']} guest instructions) "
+                   f"translated to IR only in {tt['cold_seconds']:.2f} s, "
+                   f"{tt['interpreted_runs']} runs in the interpreter in "
+                   f"{tt['interpreted_seconds']:.2f} s")
 
     out.append("")
     out.append("targets:")

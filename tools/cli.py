@@ -123,7 +123,11 @@ def _write_stats(machine, stream) -> None:
                  f"instructions translated in {translation.seconds:.3f} s; code cache "
                  f"{backend.code_cache_capacity / (1 << 20):g} MiB, peak "
                  f"{backend.code_cache_peak / (1 << 20):.2f} MiB used, "
-                 f"{backend.flushes} flushes\n")
+                 f"{backend.flushes} flushes\n"
+                 f"cold: {translation.cold_blocks} blocks ({translation.cold_insns} guest "
+                 f"instructions) translated to IR only in {translation.cold_seconds:.3f} s, "
+                 f"{translation.interpreted_runs} runs in the interpreter in "
+                 f"{translation.interpreted_seconds:.3f} s\n")
     stream.flush()
 
 

@@ -15,7 +15,7 @@ from host_x86.backend import X86Backend
 from host_x86.guest_access import GUEST_GUARD_SIZE
 from jit.cpustate import CpuEnv
 from jit.dispatch import Dispatcher, GuestSignal
-from jit.pipeline import DebugLog, Pipeline
+from jit.pipeline import DEFAULT_COLD_RUNS, DebugLog, Pipeline
 from jit.plugin_gen import EmptyCallbackEmitter
 from jit.plugins import PluginCore, PluginError, PluginLoadError
 from plugin_api.loader import PluginSpec, load_module
@@ -43,7 +43,7 @@ def report_plugin_error(error: PluginError) -> None:
 
 class Machine:
     def __init__(self, process: GuestProcess, log: DebugLog,
-                 plugin_specs: Sequence[PluginSpec] = ()):
+                 plugin_specs: Sequence[PluginSpec] = (), cold_runs: int = DEFAULT_COLD_RUNS):
         self.process = process
         self.env = CpuEnv(ENV_ARCH_SIZE)
         self.runtime = RiscvLinuxRuntime(process)
@@ -53,7 +53,7 @@ class Machine:
             guest_guarded=process.memory.guard_size >= GUEST_GUARD_SIZE)
         self.pipeline = Pipeline(self.frontend, self.backend, log)
         self.dispatcher = Dispatcher(self.pipeline, self.backend, self.env, self.runtime,
-                                     fetch_fault_types=(GuestFault,))
+                                     fetch_fault_types=(GuestFault,), cold_runs=cold_runs)
         for offset, value in INITIAL_FIELD_VALUES.items():
             self.env.write_u64(offset, value)
         self.env.write_u64(OFF_PC, process.entry)
@@ -102,7 +102,8 @@ class Machine:
             # The guest must not write into (or close) the log file tcgjit writes its dumps to.
             process.reserved_host_fds.add(log_stream.fileno())
         try:
-            return cls(process, DebugLog(log_stream, frozenset(log_items)), plugin_specs)
+            return cls(process, DebugLog(log_stream, frozenset(log_items)), plugin_specs,
+                       options.cold_runs if options is not None else DEFAULT_COLD_RUNS)
         except PluginLoadError as error:
             raise MachineError(str(error)) from None
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from jit.code_cache import DEFAULT_CODE_CACHE_SIZE, MAX_CODE_CACHE_SIZE, MIB, MIN_CODE_CACHE_SIZE
+from jit.pipeline import DEFAULT_COLD_RUNS
 from jit.pipeline import LOG_ITEMS as PIPELINE_LOG_ITEMS
 
 # The -d items: the pipeline's dumps, plugin output (plugin_api.outs, as qemu's -d plugin) and
@@ -31,6 +32,7 @@ class Options:
     env_unset: list[str] = field(default_factory=list)
     plugins: list = field(default_factory=list)     # plugin_api.loader.PluginSpec, in order
     code_cache_size: int = DEFAULT_CODE_CACHE_SIZE   # bytes, -tb-size
+    cold_runs: int = DEFAULT_COLD_RUNS               # -cold-runs
     show_help: bool = False
     show_version: bool = False
     show_log_items: bool = False
@@ -75,6 +77,20 @@ def _set_code_cache_size(options: Options, value: str) -> None:
     options.code_cache_size = mib * MIB
 
 
+# More interpreted runs than this would only slow a block down.
+MAX_COLD_RUNS = 1000
+
+
+def _set_cold_runs(options: Options, value: str) -> None:
+    try:
+        runs = int(value, 10)
+    except ValueError:
+        runs = None
+    if runs is None or not 0 <= runs <= MAX_COLD_RUNS:
+        raise UsageError(f"-cold-runs expects a count from 0 to {MAX_COLD_RUNS}, got '{value}'")
+    options.cold_runs = runs
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     names: tuple[str, ...]
@@ -112,6 +128,9 @@ OPTION_TABLE = (
                f"{DEFAULT_CODE_CACHE_SIZE // MIB}, {MIN_CODE_CACHE_SIZE // MIB} to "
                f"{MAX_CODE_CACHE_SIZE // MIB}); when full, it is flushed and code is translated "
                "again", _set_code_cache_size),
+    OptionSpec(("-cold-runs",), "N", "run a new block N times in the IR interpreter before "
+               f"compiling it to host code (default {DEFAULT_COLD_RUNS}; 0 compiles every block "
+               "at once); most start-up and exit code runs only once", _set_cold_runs),
 )
 _BY_NAME = {name: spec for spec in OPTION_TABLE for name in spec.names}
 

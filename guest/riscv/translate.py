@@ -198,8 +198,11 @@ def gen_word_op(ctx: DisasContext, rd: int, opname: str, first: Temp, second: Te
     if extend_inputs is not None:
         first = gen_value(extend_inputs, dest, first)
     result = gen_value(opname, dest, first, second)
-    # An arithmetic right shift of a sign-extended 32-bit value is still one.
-    if not (opname == "sar" and extend_inputs == "ext32s"):
+    # An arithmetic right shift of a sign-extended 32-bit value is still one; so is a logical
+    # right shift of a zero-extended one by a constant count of at least 1 (bit 31 is 0).
+    if not (opname == "sar" and extend_inputs == "ext32s"
+            or opname == "shr" and extend_inputs == "ext32u" and second.is_const
+            and second.value & 31):
         result = gen_value("ext32s", dest, result)
     set_gpr(ctx, rd, result)
 
