@@ -46,10 +46,10 @@ def outgoing_arg_offset(stack_index: int) -> int:
 
 
 class AsmLabel:
-    __slots__ = ("offset",)
+    """A position in an Assembler's code: `offset` is None until bound. (No __init__: blocks
+    make several labels each, and a bare instance is made at C speed.)"""
 
-    def __init__(self):
-        self.offset: Optional[int] = None
+    offset: Optional[int] = None
 
 
 # Recommended multi-byte NOPs (Intel SDM), for aligning patchable jumps.

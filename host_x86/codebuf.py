@@ -80,6 +80,9 @@ class CodeBuffer:
         self.mprotect_calls = 0
         self._clients: list[weakref.ref] = []
         self._write_delta: Optional[int] = None   # writable view address - executable address
+        # The writable view as a buffer indexed by offset from base (one slice assignment per
+        # write, no pointer cast per call); set with _write_delta.
+        self._writable = None
         self._fork_copy: Optional[tuple[int, int]] = None   # (memfd, its writable view)
         if dual_mapping:
             self._map_twice(self.size)
@@ -112,7 +115,11 @@ class CodeBuffer:
         finally:
             lib.close(fd)      # the mappings keep the memory alive
         self.base = executable
-        self._write_delta = writable - executable
+        self._set_writable(writable)
+
+    def _set_writable(self, writable: int) -> None:
+        self._write_delta = writable - self.base
+        self._writable = ffi.buffer(ffi.cast("uint8_t *", writable), self.size)
 
     def _before_fork(self) -> None:
         fd = self._new_memfd(self.size)
@@ -136,7 +143,7 @@ class CodeBuffer:
         mmap_shared_fd(self.size, PROT_READ | PROT_EXEC, fd, MAP_NORESERVE | MAP_FIXED,
                        addr=self.base)
         munmap(self.base + self._write_delta, self.size)
-        self._write_delta = writable - self.base
+        self._set_writable(writable)
         lib.close(fd)
 
     @property
@@ -209,8 +216,10 @@ class CodeBuffer:
         """Copy code into the cache (newly allocated space or a patch of existing code)."""
         if not (self.base <= addr and addr + len(data) <= self.base + self.size):
             raise ValueError(f"write of {len(data)} bytes at {addr:#x} is outside the code cache")
-        if self._write_delta is not None:
-            write_bytes(addr + self._write_delta, data)
+        writable = self._writable
+        if writable is not None:
+            start = addr - self.base
+            writable[start:start + len(data)] = data
             return
         first_page = addr & ~(PAGE_SIZE - 1)
         span = _align_up(addr + len(data), PAGE_SIZE) - first_page

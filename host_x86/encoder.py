@@ -74,17 +74,33 @@ def width_class(value: int) -> str:
 _FIELD_MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: (1 << 64) - 1}
 
 
-def _width_class_fast(value: int) -> str:
-    """width_class, with the common small numbers first."""
+# Width classes by number (1-based, so that packing them per number below keeps the count of
+# numbers in the key): the encoder's shape cache is keyed by (template, packed class codes),
+# which hashes much faster than a tuple of class names.
+_CLASS_NAMES_BY_CODE = (None, "=0", "=1", "i8", "i32", "u32", "i64")
+_CLASS_CODES = {name: code for code, name in enumerate(_CLASS_NAMES_BY_CODE) if name}
+_CLASS_BITS = 3
+
+
+def _class_code(value: int) -> int:
+    """The code of width_class(value), with the common small numbers first."""
     if 0x7F >= value >= -0x80:
-        if value == 0:
-            return "=0"
-        if value == 1:
-            return "=1"
-        return "i8"
+        return 1 if value == 0 else 2 if value == 1 else 3
     if 0x7FFF_FFFF >= value >= -0x8000_0000:
-        return "i32"
-    return width_class(value)
+        return 4
+    return _CLASS_CODES[width_class(value)]
+
+
+_CLASSES_OF_CODE: dict[tuple[int, int], tuple[str, ...]] = {}
+
+
+def _classes_of_code(code: int, count: int) -> tuple[str, ...]:
+    """The class names packed in `code` for `count` numbers."""
+    classes = _CLASSES_OF_CODE.get((code, count))
+    if classes is None:
+        classes = _CLASSES_OF_CODE[(code, count)] = tuple(
+            _CLASS_NAMES_BY_CODE[code >> (_CLASS_BITS * index) & 7] for index in range(count))
+    return classes
 
 
 def _format_number(value: int) -> str:
@@ -105,22 +121,26 @@ def _fill(template: str, numbers) -> str:
 class _Shape:
     """The cached encoding of one template + width classes: bytes and where each number goes."""
 
-    __slots__ = ("code", "fields", "_single", "_double", "_pieces", "_prepared")
+    __slots__ = ("code", "fields", "_single", "_double", "_pieces")
 
     def __init__(self, code: bytes, fields: list[tuple[int, int]]):
         self.code = code
         self.fields = fields   # (byte offset, width) per placeholder; width 0 for a literal
-        self._prepared = False
+        self._prepare()
 
     def _prepare(self) -> None:
         """How `patch` rebuilds the code: with one field, (index, prefix, width, mask, suffix);
         else the code's pieces in order, literal bytes or (index, width, mask), when the
         fields do not overlap (both None: patch field by field)."""
-        self._prepared = True
         self._single = None
         self._double = None
         self._pieces = None
         code = self.code
+        fields = self.fields
+        if len(fields) == 1 and fields[0][1]:      # the common shape, without the general sort
+            offset, width = fields[0]
+            self._single = (0, code[:offset], width, _FIELD_MASKS[width], code[offset + width:])
+            return
         patched = sorted((offset, width, index)
                          for index, (offset, width) in enumerate(self.fields) if width)
         end = 0
@@ -148,8 +168,6 @@ class _Shape:
 
     def patch(self, numbers: tuple[int, ...]) -> bytes:
         """The code with `numbers` written into their fields (little-endian, truncated)."""
-        if not self._prepared:
-            self._prepare()
         single = self._single
         if single is not None:
             index, prefix, width, mask, suffix = single
@@ -181,7 +199,7 @@ class Encoder:
     def __init__(self, persistent: Optional["PersistentShapes"] = None):
         self._ks = None
         self._ks_error = None
-        self._shapes: dict[tuple, _Shape] = {}
+        self._shapes: dict[tuple, _Shape] = {}    # (template, packed class codes) -> shape
         # Encodings of number-free instructions (templates without `%`).
         self._plain: dict[str, bytes] = {}
         # Exact instructions seen before (template and numbers): most env offsets, exit values
@@ -242,6 +260,24 @@ class Encoder:
         block): skips the exact-instruction cache, which they would only fill."""
         return self._encode_new(template, numbers)
 
+    def shape(self, template: str, numbers: tuple[int, ...]) -> _Shape:
+        """The shape `encode` patches for `numbers` (and for any numbers of the same width
+        classes): callers that emit one template over and over with numbers of one class keep
+        it and call `patch` themselves."""
+        if not numbers:
+            raise EncodingError(f"{template!r}: a shape needs numbers")
+        if not self._loaded:
+            self._load_persistent()
+        code = 0
+        shift = 0
+        for number in numbers:
+            code |= _class_code(number) << shift
+            shift += _CLASS_BITS
+        shape = self._shapes.get((template, code))
+        if shape is None:
+            shape = self._shape(template, code, len(numbers))
+        return shape
+
     def _encode_new(self, template: str, numbers: tuple[int, ...]) -> bytes:
         if not self._loaded:
             self._load_persistent()
@@ -260,22 +296,36 @@ class Encoder:
             return code
         if len(numbers) == 1:
             number = numbers[0]
-            classes = (("=0" if number == 0 else "=1" if number == 1 else "i8")
-                       if 0x7F >= number >= -0x80 else width_class(number),)
+            if 0x7F >= number >= -0x80:
+                code = 1 if number == 0 else 2 if number == 1 else 3
+            else:
+                code = _class_code(number)
+        elif len(numbers) == 2:
+            code = _class_code(numbers[0]) | _class_code(numbers[1]) << _CLASS_BITS
         else:
-            classes = tuple(map(_width_class_fast, numbers))
-        key = (template, classes)
-        shape = self._shapes.get(key)
+            code = 0
+            shift = 0
+            for number in numbers:
+                code |= _class_code(number) << shift
+                shift += _CLASS_BITS
+        shape = self._shapes.get((template, code))
         if shape is None:
-            if self._stored_shapes:
-                stored = self._stored_shapes.get(_shape_key(template, classes))
-                if stored is not None:
-                    shape = self._from_store(_decode_shape, (template, classes), stored)
-            if shape is None:
-                shape = self._learn_shape(template, classes)
-                self._learned += 1
-            self._shapes[key] = shape
+            shape = self._shape(template, code, len(numbers))
         return shape.patch(numbers)
+
+    def _shape(self, template: str, code: int, count: int) -> _Shape:
+        """The shape of (template, packed class codes), from the stored file or keystone."""
+        classes = _classes_of_code(code, count)
+        shape = None
+        if self._stored_shapes:
+            stored = self._stored_shapes.get(_shape_key(template, classes))
+            if stored is not None:
+                shape = self._from_store(_decode_shape, (template, classes), stored)
+        if shape is None:
+            shape = self._learn_shape(template, classes)
+            self._learned += 1
+        self._shapes[(template, code)] = shape
+        return shape
 
     def _from_store(self, decode, key, stored: str):
         """An entry of the persistent file, checked; an entry that fails the checks makes the
@@ -331,8 +381,8 @@ class Encoder:
         anything new was learned). Never raises for an unwritable cache."""
         if self._persistent is None or not self._learned:
             return
-        shapes = {_shape_key(template, classes): _encode_shape(shape)
-                  for (template, classes), shape in self._shapes.items()}
+        shapes = {_shape_key(template, _classes_of_code(code, template.count(PLACEHOLDER))):
+                  _encode_shape(shape) for (template, code), shape in self._shapes.items()}
         plain = {template: code.hex() for template, code in self._plain.items()}
         if self._persistent.save(shapes, plain):
             self._learned = 0
@@ -372,12 +422,12 @@ def _decode_shape(key: tuple, stored: str) -> _Shape:
     template, classes = key
     if len(template) > _MAX_TEMPLATE or template.count(PLACEHOLDER) != len(classes):
         raise ValueError("template")
-    code_hex, *field_texts = stored.split(" ")
-    code = _checked_code(code_hex)
-    if len(field_texts) != len(classes):
+    parts = stored.split(" ")
+    code = _checked_code(parts[0])
+    if len(parts) != len(classes) + 1:
         raise ValueError("fields")
     fields = []
-    for cls, text in zip(classes, field_texts):
+    for cls, text in zip(classes, parts[1:]):
         offset_text, width_text = text.split(":")
         offset, width = int(offset_text), int(width_text)
         if cls not in _CLASS_NAMES:

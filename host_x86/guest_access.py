@@ -38,33 +38,44 @@ _ST_ENV = OPS["st_env"]
 _CALL = OPS["call"]
 
 
+# What the scan does at each op definition (others only drop the facts of their outputs).
+_SCAN_LD, _SCAN_ST, _SCAN_LABEL, _SCAN_MOV, _SCAN_ST_ENV, _SCAN_CALL = range(1, 7)
+_SCAN_ACTIONS = {_GUEST_LD: _SCAN_LD, _GUEST_ST: _SCAN_ST, _SET_LABEL: _SCAN_LABEL,
+                 _MOV: _SCAN_MOV, _ST_ENV: _SCAN_ST_ENV, _CALL: _SCAN_CALL}
+
+
 def accesses_without_check(block: IRBlock) -> set[Op]:
     """The guest_ld/guest_st ops of `block` whose base temp an earlier access already checked."""
     unchecked: set[Op] = set()
     checked: set[int] = set()           # temp indices whose value is known < guest_limit
     checked_globals = False             # whether `checked` holds a global (cheap drop test)
+    action_of = _SCAN_ACTIONS.get
     for op in block.ops:
-        opdef = op.opdef
-        if opdef is _GUEST_LD or opdef is _GUEST_ST:
-            base = op.ins[0] if opdef is _GUEST_LD else op.ins[1]
+        action = action_of(op.opdef)
+        if action is None:
+            if checked:
+                for out in op.outs:
+                    checked.discard(out.index)
+            continue
+        if action <= _SCAN_ST:
+            base = op.ins[0] if action == _SCAN_LD else op.ins[1]
             if not base.is_const and fits_s32(op.consts[0]):
                 if base.index in checked:
                     unchecked.add(op)
                 else:
                     checked.add(base.index)
                     checked_globals = checked_globals or base.is_global
-        elif opdef is _SET_LABEL:
+        elif action == _SCAN_LABEL:
             checked.clear()
             checked_globals = False
             continue
-        elif opdef is _MOV:
+        elif action == _SCAN_MOV:
             source, dest = op.ins[0], op.outs[0]
             if source.index in checked:
                 checked.add(dest.index)
                 checked_globals = checked_globals or dest.is_global
                 continue
-        elif checked_globals and (opdef is _ST_ENV
-                                  or (opdef is _CALL and call_writes_globals(op))):
+        elif checked_globals and (action == _SCAN_ST_ENV or call_writes_globals(op)):
             globals_ = block.globals.temps
             checked.difference_update(temp.index for temp in globals_)
             checked_globals = False

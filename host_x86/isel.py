@@ -169,6 +169,8 @@ _ZERO_REG_TEXT = tuple(f"xor {R.r32(reg)}, {R.r32(reg)}" for reg in range(16))
 _MOV32_IMM_TEXT = tuple(f"mov {R.r32(reg)}, %" for reg in range(16))
 _MOV64_IMM_TEXT = tuple(f"mov {R.r64(reg)}, %" for reg in range(16))
 _MOVABS_TEXT = tuple(f"movabs {R.r64(reg)}, %" for reg in range(16))
+_SHR_IMM_TEXT = tuple(f"shr {R.r64(reg)}, %" for reg in range(16))
+_LEA_IMM_TEXT = _Texts(lambda regs: f"lea {R.r64(regs[0])}, [{R.r64(regs[1])} + %]")
 
 
 class X86Target:
@@ -190,7 +192,10 @@ class X86Target:
         # Guard areas around the guest region let accesses check their base register once
         # (host_x86/guest_access.py) instead of every address.
         self.guest_guarded = guest_guarded
-        self.unchecked_accesses: set[Op] = set()
+        # The accesses of the block whose base an earlier access checked (see
+        # access_needs_no_check): None until a second access asks.
+        self._unchecked_accesses: Optional[set[Op]] = None
+        self._first_access: Optional[Op] = None
         self.helper_address = helper_address
         self.jump_cache_address = jump_cache_address
         self.asm: Assembler = Assembler(encoder)
@@ -199,6 +204,9 @@ class X86Target:
         self._move_code: dict[tuple, bytes] = {}
         self._load_code: dict[tuple, bytes] = {}
         self._store_code: dict[tuple, bytes] = {}
+        # Shapes of the immediates that rarely repeat (see _emit_store_imm_uncached, exit_with).
+        self._store_imm_shapes: dict[tuple, object] = {}
+        self._exit_value_shape = None
 
     # ----------------------------------------------------------------------------------------
     # Block framing
@@ -211,8 +219,8 @@ class X86Target:
         # access -> the allocator's entries (see set_fault_state).
         self.fault_states: dict[int, tuple] = {}
         self.fault_state: tuple = ()
-        if self.guest_guarded:
-            self.unchecked_accesses = accesses_without_check(block)
+        self._unchecked_accesses = None
+        self._first_access = None
         self.labels: dict[int, AsmLabel] = {}
         self.stubs: list[Callable[[], None]] = []
         self.insn_map: list[tuple[int, int]] = []
@@ -242,11 +250,30 @@ class X86Target:
     def exit_with(self, value: int) -> None:
         if value <= 0xFF:
             self.asm.emit("mov eax, %", value)
-        elif value <= 0xFFFF_FFFF:    # names a block: (almost) unique
+        elif value <= 0x7FFF_FFFF:    # names a block: (almost) unique, one width class
+            shape = self._exit_value_shape
+            if shape is None:
+                shape = self._exit_value_shape = self.encoder.shape("mov eax, %", (0x8000,))
+            self.asm.code += shape.patch((value,))
+        elif value <= 0xFFFF_FFFF:
             self.asm.code += self.encoder.encode_uncached("mov eax, %", (value,))
         else:
             self.asm.emit("movabs rax, %", value)
         self.asm.jmp_absolute(self.epilogue_address)
+
+    def _emit_store_imm_uncached(self, template: str, offset: int, value: int) -> None:
+        """`template` (a store of an immediate at offset) for a u64 value that fits s32 and
+        rarely repeats (a guest pc): values of the s32 width class patch the shape kept per
+        (template, offset), other ones go through the encoder."""
+        signed = value if value <= 0x7FFF_FFFF else value - (1 << 64)
+        if signed >= 0x80 or signed < -0x80:
+            shape = self._store_imm_shapes.get((template, offset))
+            if shape is None:
+                shape = self._store_imm_shapes[(template, offset)] = self.encoder.shape(
+                    template, (offset, 0x8000))
+            self.asm.code += shape.patch((offset, signed))
+        else:
+            self.asm.code += self.encoder.encode_uncached(template, (offset, signed))
 
     def stop_exit(self, label: AsmLabel, pc: Optional[int]) -> None:
         """Out-of-line ExitKind.STOP with env.pc = pc (the other globals are in env already:
@@ -255,12 +282,11 @@ class X86Target:
         asm.bind(label)
         if pc is not None and self.pc_offset is not None:
             if fits_s32(pc):
-                asm.code += self.encoder.encode_uncached("mov qword ptr [rbp + %], %",
-                                                         (self.pc_offset, to_signed(pc)))
+                self._emit_store_imm_uncached("mov qword ptr [rbp + %], %", self.pc_offset, pc)
             else:
                 asm.emit("movabs rax, %", pc)
                 asm.emit("mov qword ptr [rbp + %], rax", self.pc_offset)
-        self.exit_with(encode_exit(ExitKind.STOP))
+        self.exit_with(_STOP_EXIT_VALUE)
 
     # ----------------------------------------------------------------------------------------
     # Moves the allocator asks for
@@ -318,7 +344,7 @@ class X86Target:
         else:
             template, offset = "mov qword ptr [rsp + %], %", spill_slot_offset(location.offset)
         if value > 0xFFFF:   # addresses (guest pcs) rarely repeat: not worth the exact cache
-            self.asm.code += self.encoder.encode_uncached(template, (offset, to_signed(value)))
+            self._emit_store_imm_uncached(template, offset, value)
         else:
             self.asm.emit(template, offset, to_signed(value))
         return True
@@ -328,7 +354,7 @@ class X86Target:
 
     def insn_start(self, pc: int) -> None:
         self.current_insn_pc = pc
-        self.insn_map.append((self.asm.offset, pc))
+        self.insn_map.append((len(self.asm.code), pc))
 
     def bind_label(self, label: Label) -> None:
         self.asm.bind(self.label_for(label))
@@ -336,15 +362,17 @@ class X86Target:
     # ----------------------------------------------------------------------------------------
     # Instruction selection
 
-    def select(self, op: Op, known: list, dead_inputs: int) -> OpForm:
-        # By op definition (hashed by identity), filled from the by-name table on first use.
-        selector = _SELECTOR_BY_OPDEF.get(op.opdef)
+    # Op definition -> selector, filled by selector_for (the allocator probes it first). Shared
+    # by every target: a selector is a plain function of (target, op, known, dead inputs).
+    selectors: dict = {}
+
+    def selector_for(self, opdef) -> Callable[["X86Target", Op, list, int], OpForm]:
+        """The selector of an op definition: selector(target, op, known, dead_inputs)."""
+        selector = _SELECTORS.get(opdef.name)
         if selector is None:
-            selector = _SELECTORS.get(op.opdef.name)
-            if selector is None:
-                raise NotImplementedError(f"x86 backend: no instruction selection for {op.name}")
-            _SELECTOR_BY_OPDEF[op.opdef] = selector
-        return selector(self, op, known, dead_inputs)
+            raise NotImplementedError(f"x86 backend: no instruction selection for {opdef.name}")
+        self.selectors[opdef] = selector
+        return selector
 
     # Compare helper shared by setcond/movcond/brcond: `cmp a, b` (or `test a, a`).
     def compare(self, a: int, b) -> None:
@@ -375,6 +403,26 @@ class X86Target:
                     asm.emit("mov qword ptr [rbp + %], rax", offset)
         self.stop_exit(asm.new_label(), pc)
 
+    def access_needs_no_check(self, op: Op) -> bool:
+        """Whether an earlier access of the block checked the base of guest access `op`
+        (guarded region only; see host_x86/guest_access.py).
+
+        The block is scanned only when a second access asks: the first access the walk
+        reaches (the selectors ask for every access, absolute ones included) is never one
+        of them (its base can only have been checked by an access before it, in the same
+        stretch between labels, which the walk would have reached first), so blocks with
+        at most one access skip the scan."""
+        unchecked = self._unchecked_accesses
+        if unchecked is None:
+            if not self.guest_guarded:
+                return False
+            first = self._first_access
+            if first is None or first is op:
+                self._first_access = op
+                return False
+            unchecked = self._unchecked_accesses = accesses_without_check(self.block)
+        return op in unchecked
+
     def set_fault_state(self, entries: tuple) -> None:
         """The register allocator's word, before a guest access, on where the dirty globals
         are: ((env offset, register or None, constant or None), ...)."""
@@ -387,7 +435,7 @@ class X86Target:
         backend writes these globals back from them."""
         self.asm.bind(access)
         if self.fault_state:
-            self.fault_states[self.asm.offset] = self.fault_state
+            self.fault_states[len(self.asm.code)] = self.fault_state
 
     def guest_check(self, op: Op, check_reg: Optional[int], address_reg: int,
                     displacement: int, is_write: bool) -> AsmLabel:
@@ -401,17 +449,17 @@ class X86Target:
         Unguarded region: the whole address is checked. check_reg is clobbered; it is None
         only for accesses that `unchecked_accesses` lists."""
         asm = self.asm
-        access = asm.new_label()
-        if op in self.unchecked_accesses:
+        access = AsmLabel()
+        if self.access_needs_no_check(op):
             return access
         if self.guest_guarded:
-            asm.emit(f"mov {R.r64(check_reg)}, {R.r64(address_reg)}")
+            self.emit_mov(check_reg, address_reg)
         elif displacement:
-            asm.emit(f"lea {R.r64(check_reg)}, [{R.r64(address_reg)} + %]", displacement)
+            asm.emit(_LEA_IMM_TEXT[(check_reg, address_reg)], displacement)
         elif check_reg != address_reg:
-            asm.emit(f"mov {R.r64(check_reg)}, {R.r64(address_reg)}")
-        asm.emit(f"shr {R.r64(check_reg)}, %", self.guest_limit_shift)
-        fault = asm.new_label()
+            self.emit_mov(check_reg, address_reg)
+        asm.emit(_SHR_IMM_TEXT[check_reg], self.guest_limit_shift)
+        fault = AsmLabel()
         asm.jcc("ne", fault)
         self.stubs.append(lambda: self.fault_stub(fault, access, check_reg, address_reg,
                                                   displacement, is_write))
@@ -426,15 +474,15 @@ class X86Target:
         asm = self.asm
         asm.bind(fault)
         if self.guest_guarded:
-            asm.emit(f"lea {R.r64(check_reg)}, [{R.r64(address_reg)} + %]", displacement)
-            asm.emit(f"shr {R.r64(check_reg)}, %", self.guest_limit_shift)
+            asm.emit(_LEA_IMM_TEXT[(check_reg, address_reg)], displacement)
+            asm.emit(_SHR_IMM_TEXT[check_reg], self.guest_limit_shift)
             asm.jcc("e", access)
         # rax may hold a dirty global: the tail saves the other registers.
         asm.emit("mov qword ptr [rbp + %], rax", ENV_FAULT_REGS + 8 * R.RAX)
         if displacement:
-            asm.emit(f"lea rax, [{R.r64(address_reg)} + %]", displacement)
+            asm.emit(_LEA_IMM_TEXT[(R.RAX, address_reg)], displacement)
         elif address_reg != R.RAX:
-            asm.emit(f"mov rax, {R.r64(address_reg)}")
+            self.emit_mov(R.RAX, address_reg)
         asm.emit("mov qword ptr [rbp + %], rax", ENV_FAULT_ADDR)
         asm.lea_rip(R.RAX, access)
         asm.jmp_absolute(self.runtime.write_fault_tail_address if is_write
@@ -453,8 +501,15 @@ def _guest_address(target: X86Target, address_reg: int, offset: int,
     return wide, 0
 
 
+_S32_MIN_AS_U64 = (1 << 64) - 0x8000_0000
+_STOP_EXIT_VALUE = encode_exit(ExitKind.STOP)
+_LOOKUP_EXIT_VALUE = encode_exit(ExitKind.LOOKUP)
+# The address operand of a guest access through each base register.
+_HOST_OPERAND_TEXT = tuple(f"r14 + {R.r64(reg)} + %" for reg in range(16))
+
+
 def _host_operand(reg: int, displacement: int) -> tuple[str, tuple[int, ...]]:
-    return f"r14 + {R.r64(reg)} + %", (displacement,)
+    return _HOST_OPERAND_TEXT[reg], (displacement,)
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,7 +541,6 @@ def _emit_alu(mnemonic: str, second: int):
     return emit
 
 
-_LEA_IMM_TEXT = _Texts(lambda regs: f"lea {R.r64(regs[0])}, [{R.r64(regs[1])} + %]")
 _LEA_REG_TEXT = _Texts(lambda regs: f"lea {R.r64(regs[0])}, [{R.r64(regs[1])} + "
                                     f"{R.r64(regs[2])}]")
 
@@ -915,24 +969,41 @@ def _select_br(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
 def _emit_guest_ld(target: X86Target, op: Op, operands: Operands) -> None:
     offset, memop = op.consts
     dst = operands.outs[0]
-    address_reg, displacement = _guest_address(target, operands.ins[0], offset, operands.scratch)
+    # _guest_address, with its common case (an s32 offset) spelled out
+    offset &= MASK64
+    if offset <= 0x7FFF_FFFF or offset >= _S32_MIN_AS_U64:
+        address_reg = operands.ins[0]
+        displacement = offset - (1 << 64) if offset > 0x7FFF_FFFF else offset
+    else:
+        address_reg, displacement = _guest_address(target, operands.ins[0], offset,
+                                                   operands.scratch)
     access = target.guest_check(op, dst, address_reg, displacement, is_write=False)
     target.bind_access(access)
-    operand, numbers = _host_operand(address_reg, displacement)
-    target.asm.emit(load_text(memop, dst, operand), *numbers)
+    target.asm.emit(_LOAD_TEXTS[(memop.size_shift, memop.signed, dst,
+                                 _HOST_OPERAND_TEXT[address_reg])], displacement)
 
 
 def _emit_guest_st(target: X86Target, op: Op, operands: Operands) -> None:
     offset, memop = op.consts
     value = operands.ins[0]
-    address_reg, displacement = _guest_address(target, operands.ins[1], offset,
-                                               operands.scratch)
+    # _guest_address, with its common case (an s32 offset) spelled out
+    offset &= MASK64
+    if offset <= 0x7FFF_FFFF or offset >= _S32_MIN_AS_U64:
+        address_reg = operands.ins[1]
+        displacement = offset - (1 << 64) if offset > 0x7FFF_FFFF else offset
+    else:
+        address_reg, displacement = _guest_address(target, operands.ins[1], offset,
+                                                   operands.scratch)
     check_reg = operands.scratch[0] if operands.scratch else None
     access = target.guest_check(op, check_reg, address_reg, displacement, is_write=True)
     target.bind_access(access)
-    operand, numbers = _host_operand(address_reg, displacement)
-    text, value_numbers = store_text(memop, value, operand)
-    target.asm.emit(text, *numbers, *value_numbers)
+    operand = _HOST_OPERAND_TEXT[address_reg]
+    bits = 8 << memop.size_shift
+    if value.__class__ is Imm:
+        target.asm.emit(_STORE_TEXTS[(bits, operand, None)], displacement,
+                        _store_imm_value(value.value, bits >> 3))
+    else:
+        target.asm.emit(_STORE_TEXTS[(bits, operand, value)], displacement)
 
 
 def _constant_guest_address(target: X86Target, base, offset: int) -> Optional[int]:
@@ -969,20 +1040,24 @@ _GUEST_LD_ABSOLUTE = OpForm(Constraint((InSpec(ANY, _always),), (OUT_ANY,)),
 
 
 def _select_guest_ld(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
+    # Asked first, whatever the form: every access the walk reaches counts for
+    # access_needs_no_check's shortcut.
+    needs_no_check = target.access_needs_no_check(op)
     if _constant_guest_address(target, known[0], op.consts[0]) is not None:
         return _GUEST_LD_ABSOLUTE
     if not fits_s32(op.consts[0]):
         return _GUEST_LD_WIDE
-    return _GUEST_LD_UNCHECKED if op in target.unchecked_accesses else _GUEST_LD
+    return _GUEST_LD_UNCHECKED if needs_no_check else _GUEST_LD
 
 
 def _select_guest_st(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
     memop = op.consts[1]
+    needs_no_check = target.access_needs_no_check(op)     # (see _select_guest_ld)
     if _constant_guest_address(target, known[1], op.consts[0]) is not None:
         return _GUEST_ST_ABSOLUTE_FORMS[memop.size]
     if not fits_s32(op.consts[0]):
         return _GUEST_ST_FORMS[(memop.size, 2)]
-    return _GUEST_ST_FORMS[(memop.size, 0 if op in target.unchecked_accesses else 1)]
+    return _GUEST_ST_FORMS[(memop.size, 0 if needs_no_check else 1)]
 
 
 # By (access size, scratch registers): 0 for an access that needs no check, 1 for the check
@@ -1144,7 +1219,7 @@ def _select_call(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
 def _emit_goto_tb(target: X86Target, op: Op, operands: Operands) -> None:
     asm = target.asm
     asm.align(4, extra=1)     # the rel32 is 4-byte aligned: patched with one aligned store
-    target.slot_jumps[op.consts[0]] = asm.offset
+    target.slot_jumps[op.consts[0]] = len(asm.code)
     asm.raw(b"\xE9\x00\x00\x00\x00")   # jmp to the next instruction until chained
 
 
@@ -1169,7 +1244,7 @@ def _emit_goto_ptr(target: X86Target, op: Op, operands: Operands) -> None:
     asm.jcc("ne", miss)
     asm.emit(f"jmp qword ptr [{R.r64(entry)} + 8]")
     asm.bind(miss)
-    target.exit_with(encode_exit(ExitKind.LOOKUP))
+    target.exit_with(_LOOKUP_EXIT_VALUE)
 
 
 _NO_OPERANDS = Constraint(())
@@ -1190,7 +1265,6 @@ def _select_goto_ptr(target: X86Target, op: Op, known: list, dead: int) -> OpFor
     return _GOTO_PTR
 
 
-_SELECTOR_BY_OPDEF: dict = {}
 _SELECTORS: dict[str, Callable[[X86Target, Op, list, int], OpForm]] = {
     **{name: _select_alu for name in _ALU_OPS},
     "andc": _select_andc,

@@ -138,6 +138,11 @@ class Operands:
         self.scratch = scratch
 
 
+# The operands of an op without inputs, outputs or scratch registers (shared: emitters only
+# read operands).
+_NO_OPERANDS = Operands((), (), ())
+
+
 @dataclass(frozen=True)
 class OpForm:
     """How the target implements one op: the operand constraint and the code emitter, called
@@ -160,7 +165,8 @@ class Location:
 #   spill_slots: int                       number of frame slots
 #   emit_mov(dst, src), emit_movi(dst, value), emit_load(dst, Location), emit_store(src, Location),
 #   emit_store_imm(value, Location) -> bool   (False: the value needs a register)
-#   select(op, known_constants, dying_inputs_mask) -> OpForm
+#   selector_for(opdef) -> select(target, op, known_constants, dying_inputs_mask) -> OpForm
+#   selectors: dict        opdef -> its selector, for the ones selector_for gave already
 #   bind_label(label), insn_start(pc)
 #   set_fault_state(entries)   before a CAN_FAULT op's code: where the dirty globals are
 #                              (see _BlockAllocator._dirty_globals_except)
@@ -284,6 +290,8 @@ def plan_labels(block: IRBlock, allocation_order) -> dict:
       loop never writes (`written` False) stay coherent with env: exits need not store them.
     Any other label gets None: the usual rule (everything in memory at the label).
     """
+    if not block.labels:       # (labels are made only by block.new_label)
+        return {}
     ops = block.ops
     set_at: dict[int, int] = {}
     branches: dict[int, list] = {}
@@ -403,6 +411,7 @@ class _BlockAllocator:
         self.op_index = 0
         self.reachable = True
         self.uses_by_temp: Optional[list] = None    # made by _next_use when first needed
+        self.selectors = target.selectors    # op definition -> the target's selector
         # (The state above is what _reset_state(0) sets up.)
 
     # ----------------------------------------------------------------------------------------
@@ -641,7 +650,10 @@ class _BlockAllocator:
             kind = info[0]
             if kind == _RUN_OP:
                 if self.reachable:
-                    self._op(op, index, info)
+                    if op.ins or op.outs:
+                        self._op(op, index, info)
+                    else:
+                        self._bare_op(op, index, info)
             elif kind == _RUN_MOV:
                 if self.reachable:
                     self._mov(op, index)
@@ -687,10 +699,11 @@ class _BlockAllocator:
             self._sync_for_label(label_id)
         elif plan is INHERIT:
             owner, occupied = list(self.owner), self.occupied
-            for reg in range(16):
-                if owner[reg] == OP_COPY:       # the branch's own operand copies
-                    owner[reg] = NO_TEMP
-                    occupied &= ~(1 << reg)
+            if OP_COPY in owner:
+                for reg in range(16):
+                    if owner[reg] == OP_COPY:       # the branch's own operand copies
+                        owner[reg] = NO_TEMP
+                        occupied &= ~(1 << reg)
             self.snapshots[label_id] = (list(self.state), list(self.reg_of), list(self.const_of),
                                         list(self.coherent), owner, occupied, self.dirty,
                                         list(self.slot_of))
@@ -782,6 +795,11 @@ class _BlockAllocator:
             if state[t] == IN_REG:
                 # _sync(t), inlined for a global in a register
                 self.target.emit_store(self.reg_of[t], self.global_locations[t])
+                coherent[t] = True
+                self.dirty &= ~low
+            elif state[t] == IS_CONST and self.target.emit_store_imm(self.const_of[t],
+                                                                     self.global_locations[t]):
+                # _sync(t), inlined for a constant the store takes as an immediate
                 coherent[t] = True
                 self.dirty &= ~low
             else:
@@ -916,7 +934,10 @@ class _BlockAllocator:
                     const_of[out_t] = value
                 return
 
-        form = self.target.select(op, known, dead_inputs)
+        selector = self.selectors.get(op.opdef)
+        if selector is None:
+            selector = self.target.selector_for(op.opdef)
+        form = selector(self.target, op, known, dead_inputs)
         avoid, input_plan, clobbers, scratch_masks, output_plan = form.constraint.alloc_plan
         self.copies = 0
 
@@ -954,15 +975,9 @@ class _BlockAllocator:
             if sync == _SYNC_ALL:
                 if self.dirty:
                     self._sync_globals()
-            elif sync == _SYNC_CALL:
-                if call_reads_globals(op):
-                    if call_writes_globals(op):
-                        self._save_globals()
-                    else:
-                        self._sync_globals()
-            elif sync == _SYNC_LABEL:
-                self._branch(op)
-            elif sync == _SYNC_FAULT:
+            elif sync != _SYNC_FAULT:
+                self._guest_state_before(op, sync)
+            else:
                 # The fault path restores env from the dirty globals' registers (step 7). A
                 # global this op writes keeps its old value's register out of the op's hands
                 # (the access writes the new value only if it does not fault).
@@ -978,8 +993,6 @@ class _BlockAllocator:
                                 old_values.append((offset, old_reg, None))
                             elif state[t] == IS_CONST:
                                 old_values.append((offset, None, const_of[t]))
-            elif self.dirty:   # _SYNC_LD_ENV
-                self._sync_globals(env_overlap_mask(self.block, *_env_span(op)))
 
         # 4. Clobbered registers give up their live values.
         if clobbers:
@@ -1075,21 +1088,73 @@ class _BlockAllocator:
                     self._temp_dead(temp.index)
                 position += 1
         if after:
+            self._after(op, after)
+
+    def _guest_state_before(self, op: Op, sync: int) -> None:
+        """Step 3 of _op for the sync kinds other than _SYNC_FAULT."""
+        if sync == _SYNC_ALL:
+            if self.dirty:
+                self._sync_globals()
+        elif sync == _SYNC_CALL:
+            if call_reads_globals(op):
+                if call_writes_globals(op):
+                    self._save_globals()
+                else:
+                    self._sync_globals()
+        elif sync == _SYNC_LABEL:
+            self._branch(op)
+        elif self.dirty:   # _SYNC_LD_ENV
+            self._sync_globals(env_overlap_mask(self.block, *_env_span(op)))
+
+    def _bare_op(self, op: Op, index: int, info: tuple) -> None:
+        """_op for an op without inputs or outputs (goto_tb, exit_tb, add_env, br, exit_check):
+        no operands to place, so only the guest state around it and its code."""
+        _, _, sync, after = info
+        selector = self.selectors.get(op.opdef)
+        if selector is None:
+            selector = self.target.selector_for(op.opdef)
+        form = selector(self.target, op, [], self.dead_inputs[index])
+        constraint = form.constraint
+        if constraint.clobbers or constraint.scratch:
+            self._op(op, index, info)    # registers to take: the general path
+            return
+        self.copies = 0
+        self.locked = 0
+        if sync:
+            if sync == _SYNC_ALL:
+                if self.dirty:
+                    self._sync_globals()
+            elif sync != _SYNC_FAULT:
+                self._guest_state_before(op, sync)
+            else:
+                self.target.set_fault_state(self._dirty_globals_except(())
+                                            if self.dirty else ())
+        form.emit(self.target, op, _NO_OPERANDS)
+        if after:
             if after == _AFTER_EXIT:
                 self.reachable = False   # the next label resets the state
-            else:   # st_env: the globals it overwrote are in env now
-                overlap = env_overlap_mask(self.block, *_env_span(op))
-                while overlap:
-                    low = overlap & -overlap
-                    overlap ^= low
-                    t = low.bit_length() - 1
-                    if state[t] != IN_MEM:
-                        if state[t] == IN_REG:
-                            self._release(self.reg_of[t])
-                            self.reg_of[t] = NO_TEMP
-                        state[t] = IN_MEM
-                        self.coherent[t] = True
-                        self.dirty &= ~(1 << t)
+            else:
+                self._after(op, after)
+
+    def _after(self, op: Op, after: int) -> None:
+        """Step 8 of _op: what the op did to the allocator's state."""
+        if after == _AFTER_EXIT:
+            self.reachable = False   # the next label resets the state
+            return
+        # st_env / add_env: the globals it overwrote are in env now
+        state = self.state
+        overlap = env_overlap_mask(self.block, *_env_span(op))
+        while overlap:
+            low = overlap & -overlap
+            overlap ^= low
+            t = low.bit_length() - 1
+            if state[t] != IN_MEM:
+                if state[t] == IN_REG:
+                    self._release(self.reg_of[t])
+                    self.reg_of[t] = NO_TEMP
+                state[t] = IN_MEM
+                self.coherent[t] = True
+                self.dirty &= ~(1 << t)
 
     def _input(self, t: int, spec: InSpec, aliased: bool, dies: bool, avoid: int):
         if spec.ignore:
