@@ -30,3 +30,14 @@ class CpuEnv:
 
     def write(self, offset: int, data: bytes) -> None:
         _ffi.memmove(_ffi.cast("uint8_t *", self.addr + offset), data, len(data))
+
+
+class RawHostMemory:
+    """Host memory at absolute addresses (plugin scoreboards), for the interpreter's ld_host,
+    st_host and plugin_add_u64 (jit/interp.py MemoryAccess)."""
+
+    def read(self, addr: int, size: int) -> bytes:
+        return bytes(_ffi.buffer(_ffi.cast("uint8_t *", addr), size))
+
+    def write(self, addr: int, data: bytes) -> None:
+        _ffi.memmove(_ffi.cast("uint8_t *", addr), data, len(data))

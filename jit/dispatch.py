@@ -7,9 +7,9 @@ frontend translation and 5x a run of its IR in the reference interpreter, so a n
 translated to IR only and run by the interpreter (`jit/interp.py`, which writes every guest
 register back to env as it goes, so the guest state stays exact at every exit and fault) for its
 first `cold_runs` runs, and compiled when it is entered again. Blocks with a loop inside are
-compiled at once, and there are no cold blocks while plugins instrument translation (the
-interpreter cannot run their callbacks) or while the translation dumps (`-d in_asm`...) or
-`-d exec` are on, which show every block.
+compiled at once, and there are no cold blocks while the translation dumps (`-d in_asm`...)
+or `-d exec` are on, which show every block. Plugin instrumentation runs in the interpreter as
+natively: callbacks are Python functions, inline ops update the scoreboards.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 from typing import Callable, Optional, Protocol
 
 from jit.code_cache import CodeCacheFull
-from jit.cpustate import CpuEnv
+from jit.cpustate import CpuEnv, RawHostMemory
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, decode_exit
 from jit.interp import run_block
@@ -147,6 +147,7 @@ class Dispatcher:
         self.cold_runs = cold_runs
         self.cold_blocks: dict[int, ColdBlock] = {}     # guest pc -> cold block
         self.cold_memory = ColdBlockMemory(runtime.memory)
+        self.host_memory = RawHostMemory()     # (the interpreter's ld_host / st_host)
         self._cold_position = [0, 0]           # the interpreter's (guest pc, insns started)
         self.blocks_by_page: dict[int, list] = {}  # guest page -> [(native, guest end)]
         self.exec_log = pipeline.log.enabled("exec")
@@ -330,7 +331,7 @@ class Dispatcher:
             generation = self.code_generation
             native = self.blocks.get(pc)
             if native is None:
-                cold = self._cold_block(pc) if self._cold_blocks_allowed() else None
+                cold = self._cold_block(pc) if self.cold_runs else None
                 if cold is not None:
                     chain_from = None
                     status = self._run_cold(cold)
@@ -359,7 +360,7 @@ class Dispatcher:
                     # (once it is compiled: a cold one runs from the loop first).
                     target = env.read_u64(pc_offset)
                     target_native = self.blocks.get(target)
-                    if target_native is None and not self._cold_blocks_allowed():
+                    if target_native is None and not self.cold_runs:
                         target_native = self.lookup_or_translate(target)
                     if target_native is not None:
                         backend.jump_cache.set(target, target_native.host_addr)
@@ -412,10 +413,6 @@ class Dispatcher:
         # again; the step counts the instruction).
         return self._step_in_interpreter()
 
-    def _cold_blocks_allowed(self) -> bool:
-        # (plugins may start instrumenting at any time)
-        return self.cold_runs > 0 and self.pipeline.frontend.instrumentation is None
-
     def _run_cold(self, cold: ColdBlock) -> Optional[int]:
         """Run a cold block in the interpreter and handle how it left; an int ends the run."""
         env = self.env
@@ -427,7 +424,7 @@ class Dispatcher:
         position[0], position[1] = cold.start, 0
         cold.runs += 1
         started = time.perf_counter()
-        value = run_block(cold.block, env, memory, position=position)
+        value = run_block(cold.block, env, memory, self.host_memory, position=position)
         stats = self.pipeline.stats
         stats.interpreted_runs += 1
         stats.interpreted_seconds += time.perf_counter() - started
@@ -439,6 +436,8 @@ class Dispatcher:
         # The interpreter stopped at the faulting instruction with the guest state before it
         # in env; the block counted all its instructions when it started.
         pc, started_insns = position
+        for hook in self.fault_hooks:
+            hook(env, cold.start, started_insns - 1)
         env.write_u64(self.runtime.pc_offset, pc)
         self._take_back_insns(cold.block.n_insns - (started_insns - 1))
         if memory.refused_own_code_write:

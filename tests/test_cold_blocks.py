@@ -1,7 +1,8 @@
 """Cold blocks (jit/dispatch.py): a new block is translated to IR and run by the interpreter for
 its first `-cold-runs` runs, and compiled when it is entered again. Whatever the number of cold
-runs, a program must print, return and count exactly the same; and cold blocks are off where
-every block must be compiled (plugins instrumenting, translation dumps, -d exec)."""
+runs, a program must print, return and count exactly the same, plugins must see the same
+events; and cold blocks are off where every block must be compiled (translation dumps,
+-d exec)."""
 from __future__ import annotations
 
 import re
@@ -97,8 +98,7 @@ def test_the_cold_block_cache_is_bounded(capfd, monkeypatch):
     assert len(machine.dispatcher.cold_blocks) <= 4
 
 
-@pytest.mark.parametrize("options", [["-d", "in_asm"], ["-d", "out_asm"], ["-d", "exec"],
-                                     ["-plugin", "inscount"]])
+@pytest.mark.parametrize("options", [["-d", "in_asm"], ["-d", "out_asm"], ["-d", "exec"]])
 def test_no_cold_blocks_where_every_block_must_be_compiled(options, tmp_path):
     result = gr.run_tcgjit(gr.binary_path("sieve_O2"),
                            extra_opts=["-cold-runs", "3", "-D", str(tmp_path / "log"),
@@ -123,3 +123,31 @@ def test_bad_cold_runs_is_a_usage_error(value):
     result = gr.run_tcgjit(gr.binary_path("exit42"), extra_opts=["-cold-runs", value])
     assert result.returncode == 1
     assert result.stderr.decode().count("\n") == 1 and "-cold-runs" in result.stderr.decode()
+
+
+PLUGIN_RUNS = [
+    ["-plugin", "inscount,inline=on,per=insn", "-plugin", "inscount,inline=off,per=tb",
+     "-plugin", "bb"],
+    ["-plugin", "mem,inline=on", "-plugin", "mem,inline=off,track=w"],
+    ["-plugin", "hotblocks,limit=50", "-plugin", "howvec"],
+    ["-plugin", "syscall", "-plugin", "execlog"],
+]
+
+
+@pytest.mark.parametrize("name", ["sieve_O2", "fault_segv", "smc_own_block", "mem_misaligned"])
+@pytest.mark.parametrize("plugins", PLUGIN_RUNS, ids=["counts", "memory", "profiles", "logs"])
+def test_plugins_see_the_same_run_from_cold_blocks(name, plugins, tmp_path):
+    """Callbacks run from the interpreter, inline adds update the scoreboards there, and a
+    fault takes back the counts made ahead of it, as in compiled blocks."""
+    logs = {}
+    for cold_runs in (0, 2):
+        log = tmp_path / f"plugins{cold_runs}.log"
+        result = gr.run_tcgjit(gr.binary_path(name),
+                               extra_opts=["-cold-runs", str(cold_runs), "-d", "plugin,stats",
+                                           "-D", str(log), *plugins])
+        text = log.read_bytes()
+        logs[cold_runs] = (result.returncode, result.stdout, result.stderr,
+                           text[:text.index(b"stats: ")])
+        cold = COLD.search(text)
+        assert cold and (int(cold.group(3)) > 0) == (cold_runs > 0)
+    assert logs[2] == logs[0]
