@@ -91,6 +91,16 @@ def _class_code(value: int) -> int:
     return _CLASS_CODES[width_class(value)]
 
 
+def _class_codes(numbers) -> int:
+    """The width-class codes of the numbers packed into one int (the shape cache's key)."""
+    code = 0
+    shift = 0
+    for number in numbers:
+        code |= _class_code(number) << shift
+        shift += _CLASS_BITS
+    return code
+
+
 _CLASSES_OF_CODE: dict[tuple[int, int], tuple[str, ...]] = {}
 
 
@@ -268,11 +278,7 @@ class Encoder:
             raise EncodingError(f"{template!r}: a shape needs numbers")
         if not self._loaded:
             self._load_persistent()
-        code = 0
-        shift = 0
-        for number in numbers:
-            code |= _class_code(number) << shift
-            shift += _CLASS_BITS
+        code = _class_codes(numbers)
         shape = self._shapes.get((template, code))
         if shape is None:
             shape = self._shape(template, code, len(numbers))
@@ -303,11 +309,7 @@ class Encoder:
         elif len(numbers) == 2:
             code = _class_code(numbers[0]) | _class_code(numbers[1]) << _CLASS_BITS
         else:
-            code = 0
-            shift = 0
-            for number in numbers:
-                code |= _class_code(number) << shift
-                shift += _CLASS_BITS
+            code = _class_codes(numbers)
         shape = self._shapes.get((template, code))
         if shape is None:
             shape = self._shape(template, code, len(numbers))

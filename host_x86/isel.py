@@ -501,7 +501,6 @@ def _guest_address(target: X86Target, address_reg: int, offset: int,
     return wide, 0
 
 
-_S32_MIN_AS_U64 = (1 << 64) - 0x8000_0000
 _STOP_EXIT_VALUE = encode_exit(ExitKind.STOP)
 _LOOKUP_EXIT_VALUE = encode_exit(ExitKind.LOOKUP)
 # The address operand of a guest access through each base register.
@@ -969,14 +968,8 @@ def _select_br(target: X86Target, op: Op, known: list, dead: int) -> OpForm:
 def _emit_guest_ld(target: X86Target, op: Op, operands: Operands) -> None:
     offset, memop = op.consts
     dst = operands.outs[0]
-    # _guest_address, with its common case (an s32 offset) spelled out
-    offset &= MASK64
-    if offset <= 0x7FFF_FFFF or offset >= _S32_MIN_AS_U64:
-        address_reg = operands.ins[0]
-        displacement = offset - (1 << 64) if offset > 0x7FFF_FFFF else offset
-    else:
-        address_reg, displacement = _guest_address(target, operands.ins[0], offset,
-                                                   operands.scratch)
+    address_reg, displacement = _guest_address(target, operands.ins[0], offset,
+                                               operands.scratch)
     access = target.guest_check(op, dst, address_reg, displacement, is_write=False)
     target.bind_access(access)
     target.asm.emit(_LOAD_TEXTS[(memop.size_shift, memop.signed, dst,
@@ -986,14 +979,8 @@ def _emit_guest_ld(target: X86Target, op: Op, operands: Operands) -> None:
 def _emit_guest_st(target: X86Target, op: Op, operands: Operands) -> None:
     offset, memop = op.consts
     value = operands.ins[0]
-    # _guest_address, with its common case (an s32 offset) spelled out
-    offset &= MASK64
-    if offset <= 0x7FFF_FFFF or offset >= _S32_MIN_AS_U64:
-        address_reg = operands.ins[1]
-        displacement = offset - (1 << 64) if offset > 0x7FFF_FFFF else offset
-    else:
-        address_reg, displacement = _guest_address(target, operands.ins[1], offset,
-                                                   operands.scratch)
+    address_reg, displacement = _guest_address(target, operands.ins[1], offset,
+                                               operands.scratch)
     check_reg = operands.scratch[0] if operands.scratch else None
     access = target.guest_check(op, check_reg, address_reg, displacement, is_write=True)
     target.bind_access(access)

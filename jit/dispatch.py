@@ -22,7 +22,7 @@ from jit.cpustate import CpuEnv, RawHostMemory
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
 from jit.exits import ExitKind, decode_exit
 from jit.interp import run_block
-from jit.pipeline import DEFAULT_COLD_RUNS, Pipeline
+from jit.pipeline import Pipeline
 
 PAGE_SHIFT = 12
 

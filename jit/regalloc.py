@@ -972,10 +972,7 @@ class _BlockAllocator:
         # 3. The guest state around the op.
         old_values: list = []      # _SYNC_FAULT: where the old values of its outputs are
         if sync:
-            if sync == _SYNC_ALL:
-                if self.dirty:
-                    self._sync_globals()
-            elif sync != _SYNC_FAULT:
+            if sync != _SYNC_FAULT:
                 self._guest_state_before(op, sync)
             else:
                 # The fault path restores env from the dirty globals' registers (step 7). A
@@ -1121,10 +1118,7 @@ class _BlockAllocator:
         self.copies = 0
         self.locked = 0
         if sync:
-            if sync == _SYNC_ALL:
-                if self.dirty:
-                    self._sync_globals()
-            elif sync != _SYNC_FAULT:
+            if sync != _SYNC_FAULT:
                 self._guest_state_before(op, sync)
             else:
                 self.target.set_fault_state(self._dirty_globals_except(())

@@ -10,8 +10,9 @@ from host_x86.backend import X86Backend
 from host_x86.testing import GuestSpace
 
 
-def space_and_backend(regions: list[tuple[int, int]], guard_variants: bool = False):
-    """Module-scoped (space, backend) fixtures with `regions` ((address, size), ...) mapped.
+def space_and_backend(regions: list[tuple], guard_variants: bool = False):
+    """Module-scoped (space, backend) fixtures with `regions` mapped: (address, size) or
+    (address, size, PROT_* bits), read-write by default.
     With guard_variants, every test runs twice: without guard areas around the guest space
     (every access checked) and with them (a base checked once)."""
     guards = [0, GUEST_GUARD_SIZE] if guard_variants else [0]
@@ -20,8 +21,8 @@ def space_and_backend(regions: list[tuple[int, int]], guard_variants: bool = Fal
     @pytest.fixture(scope="module", params=guards, ids=ids)
     def space(request):
         guest = GuestSpace(guard=request.param)
-        for address, size in regions:
-            guest.map(address, size)
+        for region in regions:
+            guest.map(*region)
         yield guest
         guest.close()
 

@@ -16,10 +16,8 @@ from keystone import KS_ARCH_X86, KS_MODE_64, Ks
 from guest.riscv.cpu import (ENV_ARCH_SIZE, GPR_NAMES, OFF_FFLAGS, OFF_FRM, OFF_PC,
                              make_globals)
 from host_x86 import encoder as enc
-from host_x86.backend import X86Backend
-from host_x86.guest_access import GUEST_GUARD_SIZE
 from host_x86.libc import PROT_NONE, PROT_READ, ffi
-from host_x86.testing import GuestSpace, HostMemory, NativeCode
+from host_x86.testing import HostMemory, NativeCode
 from jit import emit as E
 from jit.cpustate import CpuEnv
 from jit.env import ENV_EXIT_REQUEST, ENV_FAULT_ADDR, ENV_FAULT_HOST_PC, ENV_FAULT_IS_WRITE
@@ -29,6 +27,7 @@ from jit.ir import (MASK64, MO_8, MO_8S, MO_16, MO_16S, MO_32, MO_32S, MO_64, Ca
                     HelperInfo, PluginCbFrom, PluginCbType)
 from jit.liveness import analyze
 from jit.regalloc import RegallocError
+from tests.native_fixtures import space_and_backend
 
 G = make_globals()
 R = G.by_name
@@ -38,18 +37,8 @@ UNMAPPED = 0x40000
 LOOKUP = encode_exit(ExitKind.LOOKUP)
 
 
-@pytest.fixture(scope="module", params=[0, GUEST_GUARD_SIZE], ids=["unguarded", "guarded"])
-def space(request):
-    guest = GuestSpace(guard=request.param)
-    guest.map(DATA, 0x10000)
-    guest.map(READ_ONLY, 0x1000, PROT_READ)
-    yield guest
-    guest.close()
-
-
-@pytest.fixture(scope="module")
-def backend(space):
-    return X86Backend(space.base, guest_guarded=space.guard >= GUEST_GUARD_SIZE)
+space, backend = space_and_backend([(DATA, 0x10000), (READ_ONLY, 0x1000, PROT_READ)],
+                                   guard_variants=True)
 
 
 @pytest.fixture

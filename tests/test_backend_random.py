@@ -8,20 +8,18 @@ globals in env, one has more than six arguments), and end with one of the exit p
 """
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_FFLAGS, OFF_FRM, make_globals
-from host_x86.backend import X86Backend
-from host_x86.guest_access import GUEST_GUARD_SIZE
-from host_x86.testing import GuestSpace, HostMemory
+from host_x86.testing import HostMemory
 from jit import emit as E
 from jit.cpustate import CpuEnv
 from jit.exits import ExitKind, encode_exit
 from jit.interp import run_block
 from jit.optimize import optimize
 from jit.ir import (INT64_MIN, MASK64, OPS, VALUE_OPS, CallFlag, Cond, HelperInfo, MemOp)
+from tests.native_fixtures import space_and_backend
 
 G = make_globals()
 VALUE_GLOBALS = [G.by_name[name] for name in
@@ -78,17 +76,7 @@ def emit_op(name, outs, ins, consts=()):
     """Append any op of the table by name (through make_op, which checks its shape)."""
     E.current_block().ops.append(E.make_op(OPS[name], outs, ins, consts))
 
-@pytest.fixture(scope="module", params=[0, GUEST_GUARD_SIZE], ids=["unguarded", "guarded"])
-def space(request):
-    guest = GuestSpace(guard=request.param)
-    guest.map(DATA, DATA_SIZE)
-    yield guest
-    guest.close()
-
-
-@pytest.fixture(scope="module")
-def backend(space):
-    return X86Backend(space.base, guest_guarded=space.guard >= GUEST_GUARD_SIZE)
+space, backend = space_and_backend([(DATA, DATA_SIZE)], guard_variants=True)
 
 
 class BlockBuilder:

@@ -298,6 +298,15 @@ def gen_branch(ctx: DisasContext, cond: Cond, first: Temp, second: Temp, target:
     gen_goto_tb(ctx, 1, target)
 
 
+def _insn_in_window(window: bytes, offset: int) -> Optional[tuple[int, int]]:
+    """(bits, size) of the instruction at window[offset:], or None unless the window holds 4
+    bytes there (a 32-bit instruction, or a compressed one and what follows it)."""
+    if 0 <= offset <= len(window) - 4:
+        word = int.from_bytes(window[offset:offset + 4], "little")
+        return (word, 4) if word & 3 == 3 else (word & 0xFFFF, 2)
+    return None
+
+
 # What back_edge_follows sees in an instruction besides a conditional branch's offset (an int).
 _NO_LANDMARK = object()     # an instruction that neither branches nor jumps
 _END_OF_SCAN = object()     # a jump, or an illegal encoding: the scan stops
@@ -634,20 +643,14 @@ class RiscvFrontend(TranslatorOps):
         limit = min(max_insns, self.LOOP_SCAN_INSNS)
         page_end = (pc | (GUEST_PAGE_SIZE - 1)) + 1
         landmarks = self._landmarks.get
-        from_bytes = int.from_bytes
         window, window_start = self._window, self._window_start
         insn_pc = start
         # (The loop reads the fetch window itself: this scan decodes up to LOOP_SCAN_INSNS
         # instructions per block, most of them thrown away, so it must cost little.)
         for _ in range(limit):
-            offset = insn_pc - window_start
-            if 0 <= offset <= len(window) - 4:
-                word = from_bytes(window[offset:offset + 4], "little")
-                if word & 3 == 3:
-                    size = 4
-                else:
-                    word &= 0xFFFF
-                    size = 2
+            in_window = _insn_in_window(window, insn_pc - window_start)
+            if in_window is not None:
+                word, size = in_window
             else:
                 try:
                     word, size = self._fetch_insn_bits(insn_pc)
@@ -699,16 +702,10 @@ class RiscvFrontend(TranslatorOps):
 
     def fetch_insn(self, ctx: DisasContext) -> bool:
         pc = ctx.pc_next
-        # (_fetch_insn_bits's common case inlined: the instruction is in the fetch window.)
-        offset = pc - self._window_start
-        window = self._window
-        if 0 <= offset <= len(window) - 4:
-            word = int.from_bytes(window[offset:offset + 4], "little")
-            if word & 3 == 3:
-                size = 4
-            else:
-                word &= 0xFFFF
-                size = 2
+        # (_fetch_insn_bits's common case first: the instruction is in the fetch window.)
+        in_window = _insn_in_window(self._window, pc - self._window_start)
+        if in_window is not None:
+            word, size = in_window
         else:
             try:
                 word, size = self._fetch_insn_bits(pc)
@@ -788,10 +785,7 @@ class RiscvFrontend(TranslatorOps):
             self._window = window
             self._window_start = pc
             offset = 0
-        word = int.from_bytes(window[offset:offset + 4], "little")
-        if word & 3 == 3:
-            return word, 4
-        return word & 0xFFFF, 2
+        return _insn_in_window(window, offset)
 
     def _fetch_insn_bits_alone(self, pc: int) -> tuple[int, int]:
         """The common case is one 4-byte read; a read that fails (a compressed instruction at

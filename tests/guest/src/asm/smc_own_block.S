@@ -6,21 +6,11 @@
 // instructions whether the routine runs compiled or in the interpreter.
 #include "macros.inc"
 
-#define SYS_mmap 222
 
     .text
     .globl _start
 _start:
-    // An RWX anonymous page.
-    li a0, 0
-    li a1, 4096
-    li a2, 7                    // PROT_READ | PROT_WRITE | PROT_EXEC
-    li a3, 0x22                 // MAP_PRIVATE | MAP_ANONYMOUS
-    li a4, -1
-    li a5, 0
-    li a7, SYS_mmap
-    ecall
-    mv s0, a0
+    MMAP_RWX_PAGE s0
 
     // The routine: a0 = its own address, a1 = the word to store at a0 + 12.
     li t0, 0x00b52623           // sw a1, 12(a0)

@@ -6,23 +6,13 @@
 // RISC-V lets either the old or the new instruction run, and qemu runs the old one.)
 #include "macros.inc"
 
-#define SYS_mmap 222
 #define SYS_pipe2 59
 #define SYS_read 63
 
     .text
     .globl _start
 _start:
-    // An RWX anonymous page.
-    li a0, 0
-    li a1, 4096
-    li a2, 7                    // PROT_READ | PROT_WRITE | PROT_EXEC
-    li a3, 0x22                 // MAP_PRIVATE | MAP_ANONYMOUS
-    li a4, -1
-    li a5, 0
-    li a7, SYS_mmap
-    ecall
-    mv s0, a0
+    MMAP_RWX_PAGE s0
 
     // Case 1: "li a0, 11; ret", run it, then store "li a0, 22" over the li and run again.
     li t0, 0x00b00513           // addi a0, zero, 11
