@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import mmap
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol, Sequence
 
@@ -37,9 +38,11 @@ import _cffi_backend
 
 from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_MEM_CBS, ENV_PLUGIN_SCOREBOARDS
 from jit.ir import MASK64, CallFlag, Cond, HelperInfo, IRBlock
-from jit.plugin_gen import (CallbackRequest, ConditionalCallbackRequest, CountedAhead,
-                            EmptyCallbackEmitter, InlineOp, InlineRequest, InsnRequests, MemInfo,
-                            MemRw, TbRequests, TranslatedInsn, inject)
+from jit.plugin_gen import (INSN_CALLBACK_KINDS, INSN_COND_KINDS, INSN_INLINE_KINDS,
+                            MEM_CALLBACK_KINDS, MEM_INLINE_KINDS, TB_CALLBACK_KINDS,
+                            TB_INLINE_KINDS, CallbackRequest, ConditionalCallbackRequest,
+                            CountedAhead, EmptyCallbackEmitter, InlineOp, InlineRequest,
+                            InsnRequests, MemInfo, MemRw, TbRequests, TranslatedInsn, inject)
 
 # cffi's run-time FFI without C declarations (only new/cast/buffer are used): unlike
 # cffi.FFI(), creating it does not import cffi's C parser, a large start-up cost.
@@ -196,24 +199,81 @@ _MEMINFO_BY_CODE = [MemInfo.decode(code) for code in range(32)]
 # Scoreboards: per-vCPU copies of u64 entries in host memory
 
 
-class ScoreboardArena:
-    """One region of u64 entries per vCPU (cffi memory); a scoreboard entry is the same byte
-    offset in every region. A region's address is in its vCPU's env, which is where generated
-    code reads it: the regions can grow (copied into bigger ones) without retranslation; the
-    old ones stay allocated, as code running when they moved may still hold their address."""
+# mmap flags of tcgjit's x86-64 Linux hosts that Python's mmap module does not name.
+_MAP_NORESERVE = 0x4000
+_MAP_FIXED_NOREPLACE = 0x100000
+_S32_REACH = 1 << 31        # a sign-extended 32-bit displacement reaches [-2**31, 2**31)
+_NEAR_STEP = 128 << 20      # candidate distances from the wanted address: multiples of it
 
-    INITIAL_ENTRIES = 1 << 16     # 512 KiB per vCPU: growing is rare
+
+def _map_near(near: int, size: int) -> Optional[int]:
+    """The address of a new anonymous mapping of size bytes (reserved, backed on use) whose
+    every byte is within a 32-bit displacement of `near`, or None if none was found."""
+    import ctypes       # (only for a plugin core that has a vCPU)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED_NOREPLACE
+    steps = _S32_REACH // _NEAR_STEP - 1
+    for step in (sign * distance for distance in range(1, steps) for sign in (1, -1)):
+        hint = (near + step * _NEAR_STEP) & ~(mmap.PAGESIZE - 1)
+        if hint <= 0:
+            continue
+        address = libc.mmap(hint, size, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
+        if address is None or address == ctypes.c_void_p(-1).value:
+            continue
+        if -_S32_REACH <= address - near and address + size - near < _S32_REACH:
+            return address
+        libc.munmap(address, size)    # (a kernel that took the address as a mere hint)
+    return None
+
+
+def _new_region(n_entries: int, near: Optional[int] = None):
+    """n_entries zeroed u64 entries (cdata) in an anonymous mapping of their own: address
+    space reserved, pages backed only once touched, so a large region costs nothing unused.
+    Within a 32-bit displacement of `near` (the vCPU's env) where possible: generated code
+    then adds to an entry with one env-relative instruction (`PluginCore.env_region`)."""
+    if near is not None:
+        address = _map_near(near, n_entries * 8)
+        if address is not None:
+            return _ffi.cast("uint64_t *", address)     # (never unmapped)
+    try:
+        mapping = mmap.mmap(-1, n_entries * 8, flags=mmap.MAP_PRIVATE | _MAP_NORESERVE)
+    except OSError:
+        return _ffi.new("uint64_t[]", n_entries)
+    return _ffi.from_buffer("uint64_t[]", mapping)    # (keeps the mapping alive)
+
+
+class ScoreboardArena:
+    """One region of u64 entries per vCPU; a scoreboard entry is the same byte offset in every
+    region. A region's address is in its vCPU's env, which is where generated code reads it;
+    with a single vCPU whose region is near its env, generated code addresses the region from
+    the env pointer instead (`PluginCore.env_region`).
+
+    Regions are large mappings backed on use, so they practically never grow. When one does
+    (copied into a bigger one), the code with the old address goes at the next code flush,
+    which the core asks for; until then that code still counts into the old region, kept
+    allocated: `fold_moved` adds what it counted there since the copy into the new region."""
+
+    INITIAL_ENTRIES = 1 << 23     # 64 MiB of address space per vCPU, backed where used
 
     def __init__(self):
         self.capacity = self.INITIAL_ENTRIES    # u64 entries per region
         self.used = 0
-        self.regions: list = []                  # cdata uint64_t[] per vCPU
+        self.regions: list = []                  # cdata (u64 entries) per vCPU
+        self._near: list[Optional[int]] = []     # per vCPU: where its region should be
         self._retired: list = []                 # moved-out-of regions, kept alive
+        # (vCPU index, old region, its first `used` entries when copied) per move not folded
+        self._moved: list[tuple[int, object, bytes]] = []
         self._free: list[tuple[int, int]] = []   # (first entry, entries) reusable now
         self._freed: list[tuple[int, int]] = []  # freed, reusable after the next flush
 
-    def add_vcpu(self) -> int:
-        self.regions.append(_ffi.new("uint64_t[]", self.capacity))
+    def add_vcpu(self, near: Optional[int] = None) -> int:
+        """A region for one more vCPU, near `near` if possible; its address."""
+        self._near.append(near)
+        self.regions.append(_new_region(self.capacity, near))
         return self.region_address(len(self.regions) - 1)
 
     def region_address(self, vcpu_index: int) -> int:
@@ -231,7 +291,7 @@ class ScoreboardArena:
         moved = False
         if self.used + n_entries > self.capacity:
             self._grow(self.used + n_entries)
-            moved = True
+            moved = bool(self.regions)
         first = self.used
         self.used += n_entries
         return first, moved
@@ -241,17 +301,35 @@ class ScoreboardArena:
         while capacity < needed:
             capacity *= 2
         for position, old in enumerate(self.regions):
-            new = _ffi.new("uint64_t[]", capacity)
-            _ffi.memmove(new, old, self.capacity * 8)
+            new = _new_region(capacity, self._near[position])
+            copied = _ffi.buffer(old, self.used * 8)[:]
+            _ffi.memmove(new, copied, len(copied))
+            self._moved.append((position, old, copied))
             self._retired.append(old)
             self.regions[position] = new
         self.capacity = capacity
+
+    def fold_moved(self) -> None:
+        """No code with the address of a moved-out-of region runs any more: add what was
+        counted there after the move into the current regions."""
+        for vcpu_index, old, copied in self._moved:
+            now = _ffi.buffer(old, len(copied))[:]
+            if now == copied:
+                continue
+            region = self.regions[vcpu_index]
+            before, after = memoryview(copied).cast("Q"), memoryview(now).cast("Q")
+            for entry in range(len(before)):
+                if before[entry] != after[entry]:
+                    region[entry] = (region[entry] + after[entry] - before[entry]) & MASK64
+        self._moved.clear()
 
     def free(self, first: int, n_entries: int) -> None:
         self._freed.append((first, n_entries))
 
     def code_flushed(self) -> None:
-        """No code refers to freed entries any more: they can be reused."""
+        """No code refers to freed entries or to moved-out-of regions any more: the entries
+        can be reused, and what was counted in the old regions is folded in."""
+        self.fold_moved()
         self._free.extend(self._freed)
         self._freed.clear()
 
@@ -358,7 +436,8 @@ class PluginTb:
         self.core = core
         self.vaddr = block.guest_pc
         self.n_insns = len(insns)
-        self.requests = TbRequests(insns=[None] * self.n_insns)
+        # (kinds: kept up to date by the core's register_* methods, for the injector.)
+        self.requests = TbRequests(insns=[None] * self.n_insns, kinds=set())
         self._translated = insns
         self._handles: list[Optional[PluginInsn]] = [None] * self.n_insns   # made when asked
         self.valid = True
@@ -419,11 +498,14 @@ class PluginCore:
         self._mem_helper_insns: list[Optional[PluginInsn]] = [None]
         self._helpers: dict[tuple, HelperInfo] = {}
         self._inline_requests: dict[tuple, InlineRequest] = {}
+        # (id(op), id(entry), imm, rw) as registered -> (its request, op, entry)
+        self._inline_requests_by_args: dict[tuple, tuple] = {}
         # Guest pc of a translated block -> its rewind table (jit/plugin_gen.py
         # merge_inline_adds), for the blocks that count instructions ahead of an access.
         self._counted_ahead: dict[int, tuple[CountedAhead, ...]] = {}
         self._translating: Optional[PluginContext] = None
         self._installing: Optional[PluginContext] = None
+        self._vcpus_shared_code = False    # set when a second vCPU starts
         self._instrumenting = False
         self._flush_pending = False
         self._translated_since_flush = False
@@ -532,9 +614,16 @@ class PluginCore:
         """A vCPU is about to run guest code on env: give it its index and scoreboards, and
         call the vcpu_init callbacks."""
         index = len(self.vcpus)
+        if index == 1:
+            # The code translated so far may address vCPU 0's scoreboard region as a constant:
+            # from now on adds load their vCPU's region from env, and that code goes.
+            self._vcpus_shared_code = True
+            if self._translated_since_flush:
+                self._flush_pending = True
+                self._request_safe_point()
         self.vcpus.append(VcpuState(index, env))
         env.write_u64(ENV_CPU_INDEX, index)
-        env.write_u64(ENV_PLUGIN_SCOREBOARDS, self.arena.add_vcpu())
+        env.write_u64(ENV_PLUGIN_SCOREBOARDS, self.arena.add_vcpu(env.addr))
         env.write_u64(ENV_PLUGIN_MEM_CBS, 0)
         self._notify(Event.VCPU_INIT, index)
         return index
@@ -573,6 +662,7 @@ class PluginCore:
         """The guest ended: vcpu_exit then atexit callbacks of every plugin that has not
         failed. Returns the errors of those that raised (each is still reported)."""
         errors: list[PluginError] = []
+        self.arena.fold_moved()     # (no generated code runs any more)
         for event in (Event.VCPU_EXIT, Event.ATEXIT):
             for context in self._subscribers(event):
                 if context.id in self.failed:
@@ -659,9 +749,24 @@ class PluginCore:
         finally:
             self._translating = None
             tb.valid = False
-        inject(points, tb.requests, lambda index: self._mem_helper_handle(tb.insn(index)))
+        inject(points, tb.requests, lambda index: self._mem_helper_handle(tb.insn(index)),
+               self.env_region())
         if points.counted_ahead:
             self._counted_ahead[block.guest_pc] = points.counted_ahead
+
+    def env_region(self) -> Optional[tuple[int, int]]:
+        """(displacement from the env pointer, size in bytes) of the scoreboard region, for
+        inline adds to address it from env (jit/plugin_gen.py `inject`), or None: they load
+        its address from env. Only with a single vCPU (the code is shared by every vCPU, each
+        with its env and region) whose region is within a 32-bit displacement of its env; a
+        region that moves (`scoreboard_new`) has the code cache flushed."""
+        if len(self.vcpus) != 1 or self._vcpus_shared_code:
+            return None
+        displacement = self.arena.region_address(0) - self.vcpus[0].env.addr
+        size = self.arena.capacity * 8
+        if -_S32_REACH <= displacement and displacement + size < _S32_REACH:
+            return displacement, size
+        return None
 
     def block_faulted(self, env, block_pc: int, insn_index: int) -> None:
         """The block at guest pc block_pc left through a fault in its instruction insn_index
@@ -759,11 +864,39 @@ class PluginCore:
         self._requests_of(handle).callbacks.append(
             CallbackRequest(self._udata_helper(context, func, flags),
                             self._record(context, userdata, pc, flags)))
+        if type(handle) is PluginInsn:
+            handle.tb.requests.kinds.update(INSN_CALLBACK_KINDS)
+        else:
+            handle.requests.kinds.update(TB_CALLBACK_KINDS)
 
     def register_exec_inline(self, handle, op: InlineOp, entry: ScoreboardEntry, imm: int,
                              rw: MemRw = MemRw.RW, memory: bool = False) -> None:
         """An inline op at a block or instruction start, or (memory) at its accesses."""
-        self._registering(handle)
+        if type(handle) is not PluginInsn or not handle.tb.valid or self._translating is None:
+            self._registering(handle)     # (raises, unless a valid block handle)
+        # Requests are immutable: one object for all the registrations that ask the same (an
+        # instruction counter asks the same for every instruction), found by the identity of
+        # the op and entry objects (kept alive beside it) without recomputing anything.
+        reused = self._inline_requests_by_args.get((id(op), id(entry), imm, rw))
+        if reused is not None and not reused[2].scoreboard.freed:
+            request = reused[0]
+        else:
+            request = self._inline_request(op, entry, imm, rw)
+        if type(handle) is PluginInsn:
+            tb_requests = handle.tb.requests
+            requests = tb_requests.insns[handle.index]
+            if requests is None:
+                requests = tb_requests.insns[handle.index] = InsnRequests()
+            kinds = MEM_INLINE_KINDS if memory else INSN_INLINE_KINDS
+        else:
+            requests = tb_requests = self._requests_of(handle)
+            kinds = TB_INLINE_KINDS
+        (requests.mem_inline if memory else requests.inline).append(request)
+        tb_requests.kinds.update(kinds)
+
+    def _inline_request(self, op: InlineOp, entry: ScoreboardEntry, imm: int,
+                        rw: MemRw) -> InlineRequest:
+        """The request for these arguments (checked), made or reused."""
         if not isinstance(op, InlineOp):
             raise PluginApiError(f"{op!r} is not an InlineOp")
         if not isinstance(entry, ScoreboardEntry):
@@ -776,8 +909,10 @@ class PluginCore:
             if len(self._inline_requests) >= self._INLINE_REQUESTS_KEPT:
                 self._inline_requests.clear()
             request = self._inline_requests[key] = InlineRequest(*key)
-        requests = self._requests_of(handle)
-        (requests.mem_inline if memory else requests.inline).append(request)
+        if len(self._inline_requests_by_args) >= self._INLINE_REQUESTS_KEPT:
+            self._inline_requests_by_args.clear()
+        self._inline_requests_by_args[(id(op), id(entry), imm, rw)] = (request, op, entry)
+        return request
 
     def register_cond_cb(self, insn: PluginInsn, func: Callable, flags, cond: PluginCond,
                          entry: ScoreboardEntry, imm: int, userdata) -> None:
@@ -795,6 +930,7 @@ class PluginCore:
             self._udata_helper(context, func, flags),
             self._record(context, userdata, insn.vaddr, flags),
             _IR_CONDS[cond], entry.offset, imm & MASK64))
+        insn.tb.requests.kinds.update(INSN_COND_KINDS)
 
     def register_mem_cb(self, insn: PluginInsn, func: Callable, flags, rw,
                         userdata) -> None:
@@ -804,6 +940,7 @@ class PluginCore:
         insn.requests.mem_callbacks.append(CallbackRequest(
             self._mem_helper(context, func, flags),
             self._record(context, userdata, insn.vaddr, flags), MemRw(rw)))
+        insn.tb.requests.kinds.update(MEM_CALLBACK_KINDS)
 
     @staticmethod
     def _requests_of(handle):
@@ -849,9 +986,13 @@ class PluginCore:
         if moved:
             for vcpu in self.vcpus:
                 vcpu.env.write_u64(ENV_PLUGIN_SCOREBOARDS, self.arena.region_address(vcpu.index))
-            # Code running now reloads the address from env at its next instrumentation point;
-            # only the copies of a conditional-callback point after the one whose callback
-            # grew the arena read the old region (still allocated) until the block ends.
+            # Code translated before may use the old address as a constant (and a block
+            # running now, whose callback grew the arena, may hold it until the block ends):
+            # that code goes at the next safe point, and what it counted in the old region
+            # (still allocated) is added to the new one then (ScoreboardArena.fold_moved).
+            if self._translated_since_flush:
+                self._flush_pending = True
+                self._request_safe_point()
         return Scoreboard(self, first, n_entries)
 
     def scoreboard_free(self, scoreboard: Scoreboard) -> None:

@@ -167,7 +167,10 @@ def test_runs_flushed_every_few_blocks_give_the_same_result(small_shared_cache, 
 
 
 def _run_bigcode(*options: str):
-    return gr.run_tcgjit(gr.binary_path(BIGCODE), (), extra_opts=("-d", "stats,plugin",
+    # (-cold-runs 0: every block compiled, for the code footprint these tests need; most of
+    # bigcode's functions run once and would otherwise stay in the interpreter)
+    return gr.run_tcgjit(gr.binary_path(BIGCODE), (), extra_opts=("-cold-runs", "0",
+                                                                   "-d", "stats,plugin",
                                                                    "-plugin", "inscount",
                                                                    "-plugin", FLUSH_PLUGIN,
                                                                    *options),

@@ -26,7 +26,7 @@ from jit.cpustate import CpuEnv
 from jit.env import ENV_CPU_INDEX, ENV_FAULT_HOST_PC, ENV_PLUGIN_SCOREBOARDS
 from jit.exits import ExitKind, decode_exit
 from jit.interp import run_block
-from jit.ir import MASK64, CallFlag, Cond, HelperInfo, MemOp, PluginCbFrom, PluginCbType
+from jit.ir import MASK64, MO_64, CallFlag, Cond, HelperInfo, MemOp, PluginCbFrom, PluginCbType
 from jit.optimize import optimize
 from jit.plugin_gen import (CallbackRequest, ConditionalCallbackRequest, CountedAhead,
                             EmptyCallbackEmitter, InlineOp, InlineRequest, InsnRequests,
@@ -198,6 +198,26 @@ def test_adds_through_another_pointer_are_left_alone():
     E.end_block()
     assert merge_inline_adds(block) == ()
     assert adds(block) == [(0, 1), (0, 1)]
+
+
+def test_guest_state_in_env_does_not_split_a_run_but_a_region_store_does():
+    block = E.begin_block(GLOBALS, CODE_PC)
+    region = E.new_temp("scoreboards")
+    value = E.new_temp("f")
+    E.gen_insn_start(CODE_PC)
+    E.gen_ld_env(region, ENV_PLUGIN_SCOREBOARDS, MO_64)
+    E.gen_plugin_add_u64(region, 0, 1)
+    E.gen_ld_env(value, 376, MO_64)
+    E.gen_st_env(value, 384, MO_64)            # an f register written back: guest state
+    E.gen_insn_start(CODE_PC + 4)
+    E.gen_plugin_add_u64(region, 0, 1)
+    E.gen_st_env(value, ENV_PLUGIN_SCOREBOARDS, MO_64)     # the region moves: a barrier
+    E.gen_insn_start(CODE_PC + 8)
+    E.gen_plugin_add_u64(region, 0, 1)
+    E.gen_exit_tb(0)
+    E.end_block()
+    assert merge_inline_adds(block) == ()
+    assert adds(block) == [(0, 2), (0, 1)]
 
 
 @pytest.mark.parametrize("native", [False, True], ids=["interpreter", "native"])
