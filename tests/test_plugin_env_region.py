@@ -10,58 +10,25 @@ from __future__ import annotations
 import pytest
 
 import jit.emit as E
-from guest.errors import GuestFault
 from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_PC, gpr_offset, make_globals
 from guest.riscv.translate import RiscvFrontend
-from host_x86.backend import X86Backend
-from host_x86.testing import GuestSpace, HostMemory
 from jit.cpustate import CpuEnv
-from jit.env import ENV_CPU_INDEX, ENV_FAULT_HOST_PC, ENV_PLUGIN_SCOREBOARDS
-from jit.exits import ExitKind, decode_exit
-from jit.interp import run_block
+from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_SCOREBOARDS
+from jit.exits import ExitKind
 from jit.ir import MO_64
-from jit.optimize import optimize
 from jit.plugin_gen import (EmptyCallbackEmitter, InlineOp, InlineRequest, InsnRequests,
                             TbRequests, inject, merge_inline_adds)
 from jit.plugins import PluginCore, ScoreboardArena
+from tests.native_fixtures import code_machine, run_counting_block
+# The counting program: additions, a load that faults when a0 is unmapped, an ecall.
+from tests.test_plugin_inline_counting import (CODE, CODE_PC, DATA, LOAD_INDEX, PROGRAM,
+                                               UNMAPPED, A0, fetch)
 
 GLOBALS = make_globals()
-CODE_PC = 0x10000
-DATA = 0x20000          # mapped
-UNMAPPED = 0x40000      # never mapped: a load there faults
-A0, A1 = 10, 11
 ENTRY = 1               # the counted scoreboard entry (byte offset 8)
 
 
-def _addi(rd: int, rs: int, imm: int) -> int:
-    return (imm & 0xFFF) << 20 | rs << 15 | rd << 7 | 0x13
-
-
-def _ld(rd: int, rs: int, imm: int) -> int:
-    return (imm & 0xFFF) << 20 | rs << 15 | 3 << 12 | rd << 7 | 0x03
-
-
-# Three additions, a load (faults when a0 points to unmapped memory), two more, an ecall.
-PROGRAM = [_addi(A1, A1, 1), _addi(A1, A1, 2), _addi(A1, A1, 3), _ld(A1, A0, 8),
-           _addi(A1, A1, 4), _addi(A1, A1, 5), 0x00000073]
-LOAD_INDEX = 3
-CODE = b"".join(word.to_bytes(4, "little") for word in PROGRAM)
-
-
-def fetch(pc: int, size: int) -> bytes:
-    offset = pc - CODE_PC
-    if not (0 <= offset and offset + size <= len(CODE)):
-        raise GuestFault(pc)
-    return CODE[offset:offset + size]
-
-
-@pytest.fixture(scope="module")
-def machine():
-    space = GuestSpace()
-    space.map(CODE_PC, 0x1000)
-    space.poke(CODE_PC, CODE)
-    space.map(DATA, 0x1000)
-    return space, X86Backend(space.base)
+machine = code_machine(CODE_PC, CODE, DATA)
 
 
 def vcpu() -> tuple[CpuEnv, ScoreboardArena, tuple[int, int]]:
@@ -89,29 +56,13 @@ def counted_block(env_region):
 def run(machine, native: bool, env_region_wanted: bool, a0: int) -> tuple[ExitKind, int, list]:
     """Run the counting block with a0 = a0: (exit kind, the count, the block's op names), the
     counts made ahead of a fault taken back as the plugin core does."""
-    space, backend = machine
     env, arena, env_region = vcpu()
     block, points = counted_block(env_region if env_region_wanted else None)
     names = [op.name for op in block.ops]
     env.write_u64(gpr_offset(A0), a0)
     env.write_u64(OFF_PC, CODE_PC)
-    if native:
-        optimize(block)
-        compiled = backend.compile(block, 1)
-        value = backend.execute(compiled, env.addr)
-        assert backend.pending_exception is None
-    else:
-        value = run_block(block, env, space, host_memory=HostMemory())
-    kind = decode_exit(value)[0]
     region = arena.regions[0]
-    if kind is ExitKind.FAULT:
-        if native:
-            host_pc = env.read_u64(ENV_FAULT_HOST_PC)
-            index = compiled.insn_index_at(host_pc - compiled.host_addr)
-        else:
-            index = [insn.vaddr for insn in points.insns].index(env.read_u64(OFF_PC))
-        for ahead in points.counted_ahead:
-            region[ahead.entry_offset // 8] -= ahead.taken_back(index)
+    kind = run_counting_block(machine, block, native, env, points, region)
     return kind, region[ENTRY], names
 
 

@@ -16,8 +16,7 @@ import plugin_api
 from guest.errors import GuestFault
 from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_PC, gpr_offset, make_globals
 from guest.riscv.translate import RiscvFrontend
-from host_x86.backend import X86Backend
-from host_x86.testing import GuestSpace, HostMemory
+from host_x86.testing import HostMemory
 from jit.cpustate import CpuEnv
 from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_MEM_CBS, ENV_PLUGIN_SCOREBOARDS
 from jit.exits import ExitKind, decode_exit
@@ -28,6 +27,7 @@ from jit.plugin_gen import (EMPTY_MEM_HELPER, EMPTY_UDATA_HELPER, CallbackReques
                             ConditionalCallbackRequest, EmptyCallbackEmitter, InlineOp,
                             InlineRequest, InsnRequests, MemInfo, MemRw, TbRequests, TemplateMismatch, inject)
 from jit.plugins import _CALL_FLAGS, CbFlags, PluginCore
+from tests.native_fixtures import code_machine
 
 GLOBALS = make_globals()
 CODE_PC = 0x10000
@@ -231,13 +231,7 @@ def test_register_flags_map_to_call_flags():
 # Running injected blocks
 
 
-@pytest.fixture(scope="module")
-def machine():
-    space = GuestSpace()
-    space.map(CODE_PC, 0x1000)
-    space.poke(CODE_PC, CODE)
-    space.map(DATA, 0x1000)
-    return space, X86Backend(space.base)
+machine = code_machine(CODE_PC, CODE, DATA)
 
 
 def _instrumented_block(recorder: Recorder):

@@ -19,18 +19,16 @@ import pytest
 from guest.errors import GuestFault
 from guest.riscv.cpu import ENV_ARCH_SIZE, OFF_PC, gpr_offset, make_globals
 from guest.riscv.translate import RiscvFrontend
-from host_x86.backend import X86Backend
-from host_x86.testing import GuestSpace, HostMemory
 from jit import emit as E
 from jit.cpustate import CpuEnv
-from jit.env import ENV_CPU_INDEX, ENV_FAULT_HOST_PC, ENV_PLUGIN_SCOREBOARDS
-from jit.exits import ExitKind, decode_exit
-from jit.interp import run_block
+from jit.env import ENV_CPU_INDEX, ENV_PLUGIN_SCOREBOARDS
+from jit.exits import ExitKind
 from jit.ir import MASK64, MO_64, CallFlag, Cond, HelperInfo, MemOp, PluginCbFrom, PluginCbType
 from jit.optimize import optimize
 from jit.plugin_gen import (CallbackRequest, ConditionalCallbackRequest, CountedAhead,
                             EmptyCallbackEmitter, InlineOp, InlineRequest, InsnRequests,
                             TbRequests, TemplateMismatch, inject, merge_inline_adds)
+from tests.native_fixtures import code_machine, run_counting_block
 
 REPO = Path(__file__).resolve().parent.parent
 GLOBALS = make_globals()
@@ -82,42 +80,20 @@ def adds(block) -> list[tuple[int, int]]:
     return [tuple(op.consts) for op in block.ops if op.name == "plugin_add_u64"]
 
 
-@pytest.fixture(scope="module")
-def machine():
-    space = GuestSpace()
-    space.map(CODE_PC, 0x1000)
-    space.poke(CODE_PC, CODE)
-    space.map(DATA, 0x1000)
-    return space, X86Backend(space.base)
+machine = code_machine(CODE_PC, CODE, DATA)
 
 
 def run(machine, block, native: bool, a0: int, points=None):
     """Run the block with a0 = a0; (exit kind, scoreboard region, env). With the block's
     points, a fault takes back what the rewind table says, as the plugin core does for the
     dispatcher (the faulting instruction found from the host pc, or the interpreter's pc)."""
-    space, backend = machine
     region = ffi.new("uint64_t[]", 4)
     env = CpuEnv(ENV_ARCH_SIZE)
     env.write_u64(ENV_CPU_INDEX, 0)
     env.write_u64(ENV_PLUGIN_SCOREBOARDS, int(ffi.cast("uintptr_t", region)))
     env.write_u64(gpr_offset(A0), a0)
     env.write_u64(OFF_PC, CODE_PC)
-    if native:
-        optimize(block)
-        compiled = backend.compile(block, 1)
-        value = backend.execute(compiled, env.addr)
-        assert backend.pending_exception is None
-    else:
-        value = run_block(block, env, space, host_memory=HostMemory())
-    kind = decode_exit(value)[0]
-    if kind is ExitKind.FAULT and points is not None:
-        if native:
-            host_pc = env.read_u64(ENV_FAULT_HOST_PC)
-            index = compiled.insn_index_at(host_pc - compiled.host_addr)
-        else:
-            index = [insn.vaddr for insn in points.insns].index(env.read_u64(OFF_PC))
-        for ahead in points.counted_ahead:
-            region[ahead.entry_offset // 8] -= ahead.taken_back(index)
+    kind = run_counting_block(machine, block, native, env, points, region)
     return kind, region, env
 
 
@@ -262,18 +238,12 @@ def test_plugin_add_u64_adds_any_u64(machine, native, offset, imm):
 
 
 def _run_with_region(machine, block, native, initial):
-    space, backend = machine
     region = ffi.new("uint64_t[]", 4)
     for index in range(4):
         region[index] = initial
     env = CpuEnv(ENV_ARCH_SIZE)
     env.write_u64(ENV_PLUGIN_SCOREBOARDS, int(ffi.cast("uintptr_t", region)))
-    if native:
-        optimize(block)
-        value = backend.execute(backend.compile(block, 1), env.addr)
-    else:
-        value = run_block(block, env, space, host_memory=HostMemory())
-    return decode_exit(value)[0], region, env
+    return run_counting_block(machine, block, native, env), region, env
 
 
 def test_plugin_add_u64_is_kept_and_needs_no_guest_state_sync():
