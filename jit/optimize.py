@@ -36,6 +36,68 @@ _SAME_IS_A = frozenset(OPS[n] for n in ("and", "or"))
 _SAME_IS_ZERO = frozenset(OPS[n] for n in ("sub", "xor", "andc"))
 _AND = OPS["and"]
 _OR = OPS["or"]
+_SHL = OPS["shl"]
+_SHR = OPS["shr"]
+_GUEST_LD = OPS["guest_ld"]
+_GUEST_ST = OPS["guest_st"]
+_ST_HOST = OPS["st_host"]
+_PLUGIN_ADD = OPS["plugin_add_u64"]
+# The sign extension of the low 1, 2 or 4 bytes, by size.
+_SIGN_EXTEND = {1: OPS["ext8s"], 2: OPS["ext16s"], 4: OPS["ext32s"]}
+
+
+def _forwarded_load(block: IRBlock, stores: list, load: Op, emit) -> Optional[Op]:
+    """The ops computing a guest load from the stores of its basic block that wrote every byte
+    it reads (store-to-load forwarding: a load of bytes just stored in several pieces waits
+    for the stores to drain, about 12 cycles on x86): `emit` gets the ops that gather the
+    bytes and the op giving the load's result is returned; None when some loaded byte was not
+    stored in the block.
+
+    stores: the block's guest stores since the last barrier, oldest first, all through the
+    same base temp: [offset, size, value temp, or None once that temp has changed]. Each loaded
+    byte comes from the latest store that wrote it: that store's value, moved to the byte's
+    place in the load and masked."""
+    offset, memop = load.consts
+    size = memop.size
+    wanted = (1 << size) - 1            # bit i: byte offset + i still to find
+    pieces = []
+    for store_offset, store_size, value in reversed(stores):
+        first = store_offset - offset   # where the store's first byte is in the load
+        covered = wanted & ((((1 << store_size) - 1) << first) if first >= 0
+                            else ((1 << store_size) - 1) >> -first)
+        if covered:
+            if value is None:           # its value temp changed since
+                return None
+            pieces.append((first, covered, value))
+            wanted &= ~covered
+            if not wanted:
+                break
+    if wanted:
+        return None
+    total = None
+    for first, covered, value in pieces:
+        if first:
+            moved = block.new_temp()
+            emit(Op(_SHL if first > 0 else _SHR, [moved], [value, block.const(8 * abs(first))],
+                    []))
+            value = moved
+        byte_mask = 0
+        for byte in range(size):
+            if covered >> byte & 1:
+                byte_mask |= 0xFF << (8 * byte)
+        if byte_mask != MASK64:
+            masked = block.new_temp()
+            emit(Op(_AND, [masked], [value, block.const(byte_mask)], []))
+            value = masked
+        if total is None:
+            total = value
+        else:
+            combined = block.new_temp()
+            emit(Op(_OR, [combined], [total, value], []))
+            total = combined
+    if memop.signed:
+        return Op(_SIGN_EXTEND[size], [load.outs[0]], [total], [])
+    return Op(_MOV, [load.outs[0]], [total], [])
 
 
 class _Knowledge:
@@ -162,6 +224,10 @@ def propagate_and_fold(block: IRBlock) -> None:
     copies: dict[int, set[int]] = {}     # source index -> indexes that copy it
     new_ops: list[Op] = []
     append = new_ops.append
+    # The guest stores of the basic block so far ([offset, size, value temp], oldest first),
+    # all through store_base (see _forwarded_load).
+    stores: list = []
+    store_base: Optional[Temp] = None
     const = block.const
     mov, commutative, compares = _MOV, _COMMUTATIVE, _COMPARES
     kinds = _PF_KINDS
@@ -177,6 +243,7 @@ def propagate_and_fold(block: IRBlock) -> None:
         if kind is label_kind:
             copy_of.clear()
             copies.clear()
+            stores.clear()
             append(op)
             continue
         ins = op.ins
@@ -228,6 +295,14 @@ def propagate_and_fold(block: IRBlock) -> None:
                 op = Op(mov, op.outs, [const(value)], [])
                 ins = op.ins
                 kind = mov_kind
+        elif opdef is _GUEST_LD:
+            if stores and ins[0] is store_base:
+                forwarded = _forwarded_load(block, stores, op, append)
+                if forwarded is not None:
+                    op = forwarded
+                    opdef = op.opdef
+                    ins = op.ins
+                    kind = kinds[opdef]
         elif kind is brcond_kind:
             a, b = ins
             if a.kind is const_kind:
@@ -242,6 +317,14 @@ def propagate_and_fold(block: IRBlock) -> None:
                         label.refs -= 1
                         continue
         outs = op.outs
+        if stores:
+            for out in outs:
+                if out is store_base:
+                    stores.clear()
+                    break
+                for store in stores:
+                    if store[2] is out:
+                        store[2] = None     # (its bytes are still the latest: not forwardable)
         if kind is mov_kind:
             out = outs[0]
             source = ins[0]
@@ -268,9 +351,18 @@ def propagate_and_fold(block: IRBlock) -> None:
                 copies.pop(out.index, None)
         if opdef.call and copy_of and not op.consts[0].flags & CallFlag.NO_WRITE_GLOBALS:
             _forget_globals(copy_of, copies, n_globals)
+        if opdef is _GUEST_ST:
+            value, base = ins
+            if base is not store_base:
+                stores.clear()          # (another base may point anywhere)
+                store_base = base
+            stores.append([op.consts[0], op.consts[1].size, value])
+        elif stores and (opdef.call or opdef is _ST_HOST or opdef is _PLUGIN_ADD):
+            stores.clear()              # may write guest memory
         if opdef.bb_end:
             copy_of.clear()
             copies.clear()
+            stores.clear()
         append(op)
     block.ops = new_ops
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis import example, given
 
 from guest.riscv.cpu import ENV_ARCH_SIZE, make_globals
 from jit import emit as E
 from jit.cpustate import CpuEnv
 from jit.interp import run_block
-from jit.ir import INT64_MIN, MASK64, MO_64, OPS, VALUE_OPS, Cond
+from jit.ir import (INT64_MIN, MASK64, MO_8, MO_16, MO_32, MO_64, OPS, VALUE_OPS, CallFlag, Cond,
+                    HelperInfo, MemOp)
 from jit.optimize import optimize
 
 G = make_globals()
@@ -121,3 +125,117 @@ def test_constant_branches_become_jumps_or_disappear():
     block = optimize(E.end_block())
     assert [op.name for op in block.ops] == ["br", "exit_tb", "set_label", "exit_tb"]
     assert run_block(block, CpuEnv(ENV_ARCH_SIZE), memory=None) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Guest store-to-load forwarding: a load of bytes the basic block stored is computed from the
+# stored values (the stores stay)
+
+
+class _BytesMemory:
+    """Guest memory for the interpreter: a dict of bytes (unwritten bytes read as 0xA5)."""
+
+    def __init__(self):
+        self.data: dict[int, int] = {}
+
+    def read(self, addr: int, size: int) -> bytes:
+        return bytes(self.data.get(addr + i, 0xA5) for i in range(size))
+
+    def write(self, addr: int, data: bytes) -> None:
+        for i, byte in enumerate(data):
+            self.data[addr + i] = byte
+
+
+_MEMOPS = [MemOp(shift, signed) for shift in range(4) for signed in (False, True)
+           if not (shift == 3 and signed)]
+_BASE = 0x8000
+# Accesses within 12 bytes, mostly at offsets where accesses of several sizes meet.
+_ACCESS = st.tuples(st.sampled_from([0, 0, 0, 1, 2, 3, 4, 4, 6, 8]), st.sampled_from(_MEMOPS))
+_STORE = st.tuples(st.just("store"), _ACCESS,
+                   st.sampled_from(["a1", "a2", "a3", 0x1122334455667788]))
+# One step of a block: a store of a global (or a constant), a load into a global (which may be
+# a stored one), a change of a global's value (which may be a stored value or the base), or a
+# call that writes memory. Stores come more often, so that loads find their bytes stored.
+_STEP = st.one_of(
+    _STORE, _STORE, _STORE,
+    st.tuples(st.just("load"), _ACCESS, st.sampled_from(["a2", "a3", "a4", "a5"])),
+    st.tuples(st.just("change"), st.sampled_from(["a1", "a2", "a3", "a0"]), st.integers(0, 3)),
+    st.tuples(st.just("call"), st.none(), st.none()),
+)
+
+
+def _memory_block(steps):
+    E.begin_block(G, 0x1000)
+    E.gen_insn_start(0x1000)
+    for kind, first, second in steps:
+        if kind == "store":
+            (offset, memop), value = first, second
+            source = G.by_name[value] if isinstance(value, str) else E.const(value)
+            E.gen_guest_st(source, G.by_name["a0"], offset, memop)
+        elif kind == "load":
+            offset, memop = first
+            E.gen_guest_ld(G.by_name[second], G.by_name["a0"], offset, memop)
+        elif kind == "change":
+            E.gen_add(G.by_name[first], G.by_name[first], E.const(second * 0x0101_0101 + 8))
+        else:
+            E.gen_call(_MEMORY_WRITING_HELPER, None, [])
+    E.gen_exit_tb(0)
+    return E.end_block()
+
+
+_CALL_MEMORY: list = [None]
+
+
+def _write_memory_behind_the_blocks_back():
+    _CALL_MEMORY[0].write(_BASE + 4, b"\x5a\x5b")
+
+
+_MEMORY_WRITING_HELPER = HelperInfo("writes_guest_memory", 0, False, CallFlag.NONE,
+                                    py_func=_write_memory_behind_the_blocks_back)
+_MEMORY_NAMES = ("a0", "a1", "a2", "a3", "a4", "a5")
+
+
+def _run_memory_block(block):
+    env = CpuEnv(ENV_ARCH_SIZE)
+    memory = _BytesMemory()
+    _CALL_MEMORY[0] = memory
+    for index, name in enumerate(_MEMORY_NAMES):
+        env.write_u64(G.by_name[name].offset, _BASE if name == "a0" else
+                      (0x8877_6655_4433_2211 * (index + 3)) & MASK64)
+    run_block(block, env, memory)
+    return [env.read_u64(G.by_name[name].offset) for name in _MEMORY_NAMES], memory.data
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_STEP, min_size=1, max_size=14))
+@example([("store", (0, MO_8), "a2"), ("store", (0, MO_8), "a1"), ("change", "a1", 0),
+          ("load", (0, MO_8), "a2")])       # the latest store's value changed: no forwarding
+def test_loads_forwarded_from_stores_compute_what_memory_gives(steps):
+    assert _run_memory_block(optimize(_memory_block(steps))) == \
+        _run_memory_block(_memory_block(steps))
+
+
+@pytest.mark.parametrize("stores, load, forwarded", [
+    ([(0, MO_64)], (0, MO_64), True),                           # a spill and its reload
+    ([(0, MO_8), (1, MO_8), (2, MO_8), (3, MO_8)], (0, MemOp(2, True)), True),   # bytes, then lw
+    ([(4, MO_32), (0, MO_32)], (0, MO_64), True),
+    ([(0, MO_8), (1, MO_8)], (0, MO_32), False),                # bytes 2 and 3 not stored
+    ([(0, MO_64), (2, MO_8)], (0, MO_32), True),                # a later byte over a wider store
+    ([(0, MO_32), (1, MO_8)], (0, MO_32), True),                # the same inside the load
+    ([(0, MO_32), (0, MO_8)], (0, MO_8), True),                 # the latest store wins
+    ([(0, MO_32)], (2, MO_16), True),                           # the middle of a store
+    ([(2, MO_32)], (0, MO_32), False),                          # bytes 0 and 1 not stored
+])
+def test_which_loads_are_forwarded(stores, load, forwarded):
+    steps = [("store", access, "a1") for access in stores] + [("load", load, "a4")]
+    block = optimize(_memory_block(steps))
+    assert (sum(op.name == "guest_ld" for op in block.ops) == 0) == forwarded
+    assert _run_memory_block(block) == _run_memory_block(_memory_block(steps))
+
+
+@pytest.mark.parametrize("barrier", [("change", "a0", 0), ("change", "a1", 0),
+                                     ("call", None, None)])
+def test_no_forwarding_past_a_new_base_a_new_value_or_a_call(barrier):
+    steps = [("store", (0, MO_64), "a1"), barrier, ("load", (0, MO_64), "a4")]
+    block = optimize(_memory_block(steps))
+    assert sum(op.name == "guest_ld" for op in block.ops) == 1
