@@ -507,10 +507,6 @@ _LOOKUP_EXIT_VALUE = encode_exit(ExitKind.LOOKUP)
 _HOST_OPERAND_TEXT = tuple(f"r14 + {R.r64(reg)} + %" for reg in range(16))
 
 
-def _host_operand(reg: int, displacement: int) -> tuple[str, tuple[int, ...]]:
-    return _HOST_OPERAND_TEXT[reg], (displacement,)
-
-
 # --------------------------------------------------------------------------------------------
 # Selectors and emitters, one per op (or family), registered in _SELECTORS below.
 

@@ -397,13 +397,10 @@ class Dispatcher:
     def _native_fault(self) -> Optional[int]:
         env = self.env
         host_pc = env.read_u64(ENV_FAULT_HOST_PC)
-        self._tell_fault_hooks(host_pc)
-        # The block counted all its instructions when it started: the faulting one and those
-        # after it are taken back.
         native = self.backend.block_at(host_pc) if host_pc else None
         if native is not None:
-            index = native.insn_index_at(host_pc - native.host_addr)
-            self._take_back_insns(len(native.insn_map) - index)
+            self._block_faulted(native.guest_pc, len(native.insn_map),
+                                native.insn_index_at(host_pc - native.host_addr))
         fault = self._fault_signal()
         if not (env.read_u64(ENV_FAULT_IS_WRITE)
                 and self.runtime.on_code_write_fault(fault.addr)):
@@ -436,10 +433,8 @@ class Dispatcher:
         # The interpreter stopped at the faulting instruction with the guest state before it
         # in env; the block counted all its instructions when it started.
         pc, started_insns = position
-        for hook in self.fault_hooks:
-            hook(env, cold.start, started_insns - 1)
+        self._block_faulted(cold.start, cold.block.n_insns, started_insns - 1)
         env.write_u64(self.runtime.pc_offset, pc)
-        self._take_back_insns(cold.block.n_insns - (started_insns - 1))
         if memory.refused_own_code_write:
             memory.refused_own_code_write = False
             return self._step_in_interpreter()
@@ -449,19 +444,13 @@ class Dispatcher:
         """An exit request reached generated code; subclasses / later issues decide what to do."""
         return None
 
-    def _take_back_insns(self, count: int) -> None:
-        counter = self.runtime.retired_counter_offset
-        if counter is not None:
-            env = self.env
-            env.write_u64(counter, env.read_u64(counter) - count)
-
     def _step_in_interpreter(self) -> Optional[int]:
         """Execute the one guest instruction at env.pc with the reference interpreter (after a
         store into translated code, or into the code of the cold block that ran it)."""
         env = self.env
         pc = env.read_u64(self.runtime.pc_offset)
         # Without plugin instrumentation: the instruction's start callbacks already ran in the
-        # native block (and the interpreter has no scoreboard memory for empty callbacks).
+        # block that faulted (and a one-instruction step has no scoreboard for empty callbacks).
         frontend = self.pipeline.frontend
         instrumentation, frontend.instrumentation = frontend.instrumentation, None
         try:
@@ -478,12 +467,16 @@ class Dispatcher:
             raise GuestSignal(signal.SIGILL, pc, detail=self.runtime.describe_illegal(pc))
         return None
 
-    def _tell_fault_hooks(self, host_pc: int) -> None:
-        native = self.backend.block_at(host_pc) if host_pc and self.fault_hooks else None
-        if native is not None:
-            index = native.insn_index_at(host_pc - native.host_addr)
-            for hook in self.fault_hooks:
-                hook(self.env, native.guest_pc, index)
+    def _block_faulted(self, block_pc: int, n_insns: int, index: int) -> None:
+        """The block at block_pc (n_insns instructions, native or cold) left through a fault in
+        its instruction `index`. It counted all its instructions when it started: the faulting
+        one and those after it are taken back, from instret and (fault hooks) plugin counts."""
+        env = self.env
+        for hook in self.fault_hooks:
+            hook(env, block_pc, index)
+        counter = self.runtime.retired_counter_offset
+        if counter is not None:
+            env.write_u64(counter, env.read_u64(counter) - (n_insns - index))
 
     def _fault_signal(self) -> GuestSignal:
         env = self.env

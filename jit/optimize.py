@@ -100,36 +100,6 @@ def _forwarded_load(block: IRBlock, stores: list, load: Op, emit) -> Optional[Op
     return Op(_MOV, [load.outs[0]], [total], [])
 
 
-class _Knowledge:
-    """What is known about temps at the current point of one basic block.
-
-    (The reference formulation: `propagate_and_fold` inlines the same bookkeeping.)"""
-
-    def __init__(self, n_globals: int):
-        self.copy_of: dict[int, Temp] = {}        # temp index -> the temp (or const) it equals
-        self.copies: dict[int, set[int]] = {}     # source index -> indexes that copy it
-        self.n_globals = n_globals                # globals are the first temps of every block
-
-    def forget_all(self) -> None:
-        self.copy_of.clear()
-        self.copies.clear()
-
-    def forget_globals(self) -> None:
-        _forget_globals(self.copy_of, self.copies, self.n_globals)
-
-    def written(self, temp: Temp) -> None:
-        """temp gets a new value: nothing may still be a copy of its old value."""
-        _written(self.copy_of, self.copies, temp.index)
-
-    def canonical(self, temp: Temp) -> Temp:
-        return self.copy_of.get(temp.index, temp)
-
-    def record_copy(self, dst: Temp, source: Temp) -> None:
-        if dst is not source:
-            self.copy_of[dst.index] = source
-            self.copies.setdefault(source.index, set()).add(dst.index)
-
-
 def _forget_globals(copy_of: dict, copies: dict, n_globals: int) -> None:
     for index in list(copy_of):
         source = copy_of[index]
@@ -179,17 +149,6 @@ def _simplified(opdef, a: Temp, b: Temp, const) -> Optional[Temp]:
     return None
 
 
-def _canonical_operand_order(op: Op) -> None:
-    """Put a constant second in commutative ops, so isel and folding see `op reg, imm`."""
-    opdef = op.opdef
-    if opdef in _COMMUTATIVE:
-        if op.ins[0].kind is _CONST and op.ins[1].kind is not _CONST:
-            op.ins.reverse()
-    elif opdef in _COMPARES and op.ins[0].kind is _CONST and op.ins[1].kind is not _CONST:
-        op.ins[0], op.ins[1] = op.ins[1], op.ins[0]
-        op.consts[0] = op.consts[0].swap()
-
-
 # What propagate_and_fold does with an op, by op definition (one dict look-up per op instead of
 # several flag tests).
 _PF_MARKER = 0        # no temps: kept as is (a label also ends what is known)
@@ -224,8 +183,8 @@ def propagate_and_fold(block: IRBlock) -> None:
     copies: dict[int, set[int]] = {}     # source index -> indexes that copy it
     new_ops: list[Op] = []
     append = new_ops.append
-    # The guest stores of the basic block so far ([offset, size, value temp], oldest first),
-    # all through store_base (see _forwarded_load).
+    # The guest stores of the basic block so far ([offset, size, value temp or None], oldest
+    # first), all through store_base (see _forwarded_load).
     stores: list = []
     store_base: Optional[Temp] = None
     const = block.const

@@ -835,14 +835,6 @@ class _BlockAllocator:
                 entries.append((offset, None, self.const_of[t]))
         return tuple(entries)
 
-    def _dying_temps(self, op: Op, dead_inputs: int) -> list[int]:
-        dying = []
-        for temp in op.ins:
-            if dead_inputs & 1 and temp.index not in dying:
-                dying.append(temp.index)
-            dead_inputs >>= 1
-        return dying
-
     def _set_output(self, t: int) -> None:
         """t is about to receive a new value: forget where its old one was."""
         if self.state[t] == IN_REG:
